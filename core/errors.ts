@@ -1,0 +1,62 @@
+/**
+ * The one error type emseg throws for problems a user can fix (bad input, bad arguments).
+ * `code` is stable and machine-readable; `message` names the file, the record, the field, what was
+ * expected and what was found. CLIs print `message` without a stack trace for these errors.
+ */
+export type EmsegErrorCode =
+  | 'EMSEG_INVALID_ARGUMENT'
+  | 'EMSEG_JSON_SYNTAX'
+  | 'EMSEG_COCO_INVALID'
+  | 'EMSEG_COCO_UNKNOWN_IMAGE'
+  | 'EMSEG_COCO_UNKNOWN_CATEGORY'
+  | 'EMSEG_RLE_INVALID'
+  | 'EMSEG_FILE_READ';
+
+export interface EmsegErrorDetails {
+  /** File the problem was found in, when there is one. */
+  file?: string;
+  /** JSON-pointer-like location inside the file, e.g. `annotations[3].bbox`. */
+  path?: string;
+  cause?: unknown;
+}
+
+export class EmsegError extends Error {
+  readonly code: EmsegErrorCode;
+  readonly file: string | undefined;
+  readonly path: string | undefined;
+
+  constructor(code: EmsegErrorCode, message: string, details: EmsegErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'EmsegError';
+    this.code = code;
+    this.file = details.file;
+    this.path = details.path;
+  }
+}
+
+export function isEmsegError(e: unknown): e is EmsegError {
+  return e instanceof EmsegError;
+}
+
+/** Short, bounded rendering of a received value for error messages. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'number') return `${String(value)} of type number`;
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  if (text.length > 80) text = `${text.slice(0, 77)}...`;
+  const type = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
+  return `${text} of type ${type}`;
+}
+
+/** `Expected <expected> for <name> but received <value>`, as an EMSEG_INVALID_ARGUMENT error. */
+export function invalidArgument(name: string, expected: string, received: unknown): EmsegError {
+  return new EmsegError(
+    'EMSEG_INVALID_ARGUMENT',
+    `Expected ${expected} for ${name} but received ${describeValue(received)}`,
+  );
+}

@@ -1,0 +1,21 @@
+// Public surface of emseg's runtime-free core (no Node or DOM APIs): re-exports only.
+export * from './errors.ts';
+export type * from './geometry/types.ts';
+export * from './geometry/rotated-box.ts';
+export * from './geometry/rotated-iou.ts';
+export * from './geometry/box-iou.ts';
+export * from './geometry/polygon.ts';
+export * from './nms/nms.ts';
+export * from './mask/rle.ts';
+export * from './mask/rle-string.ts';
+export * from './mask/coco-segmentation.ts';
+export * from './mask/contours.ts';
+export type * from './coco/types.ts';
+export { IOU_TYPES } from './coco/types.ts';
+export * from './coco/validate.ts';
+export * from './coco/json.ts';
+export * from './coco/load.ts';
+export * from './eval/params.ts';
+export * from './eval/summarize.ts';
+export * from './eval/coco-eval.ts';
+export * from './eval/report.ts';
