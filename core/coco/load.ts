@@ -1,14 +1,10 @@
-import { cocoSegmentationToRle } from '../mask/coco-segmentation.ts';
-import { rleArea } from '../mask/rle.ts';
 import { parseJsonText } from './json.ts';
 import type { CocoDataset, CocoDetection, IouType } from './types.ts';
 import { parseCocoDataset, parseCocoResults, requireGeometry } from './validate.ts';
 
 /** Parse and validate a COCO dataset from JSON text; a missing `area` is the mask's pixel count. */
 export function loadCocoDataset(text: string, file: string): CocoDataset {
-  return parseCocoDataset(parseJsonText(text, file), file, (seg, h, w, where) =>
-    rleArea(cocoSegmentationToRle(seg, h, w, where)),
-  );
+  return parseCocoDataset(parseJsonText(text, file), file);
 }
 
 /** Parse and validate a COCO results list against its ground truth for one iouType. */

@@ -1,5 +1,6 @@
 import { EmsegError, type EmsegErrorCode, describeValue } from '../errors.ts';
-import type { CocoSegmentation } from '../mask/coco-segmentation.ts';
+import { type CocoSegmentation, cocoSegmentationToRle } from '../mask/coco-segmentation.ts';
+import { rleArea } from '../mask/rle.ts';
 import type { CocoAnnotation, CocoCategory, CocoDataset, CocoDetection, CocoImage, IouType } from './types.ts';
 
 /**
@@ -143,13 +144,9 @@ function duplicateId(file: string, list: string, i: number, id: number): never {
 /**
  * Validate a parsed JSON value as a COCO dataset (ground truth). Annotations may carry `bbox`,
  * `segmentation` and/or `rbox`; a missing `area` is computed from the first of segmentation
- * (mask pixels, via `computeArea`), bbox, rbox.
+ * (mask pixel count), bbox, rbox.
  */
-export function parseCocoDataset(
-  value: unknown,
-  file: string,
-  computeSegmentationArea?: (seg: CocoSegmentation, height: number, width: number, where: string) => number,
-): CocoDataset {
+export function parseCocoDataset(value: unknown, file: string): CocoDataset {
   if (!isObj(value)) {
     throw new EmsegError('EMSEG_COCO_INVALID', `${file}: expected a COCO dataset object {images, categories, annotations}, received ${describeValue(value)}`, { file });
   }
@@ -187,8 +184,8 @@ export function parseCocoDataset(
     if (annotationIds.has(id)) duplicateId(file, 'annotations', i, id);
     annotationIds.add(id);
     const imageId = c.integer('image_id');
-    const image = imageById.get(imageId);
-    if (!image) c.fail('image_id', 'the id of an image listed in "images"', 'EMSEG_COCO_UNKNOWN_IMAGE');
+    const image =
+      imageById.get(imageId) ?? c.fail('image_id', 'the id of an image listed in "images"', 'EMSEG_COCO_UNKNOWN_IMAGE');
     const categoryId = c.integer('category_id');
     if (!categoryIds.has(categoryId)) {
       c.fail('category_id', 'the id of a category listed in "categories"', 'EMSEG_COCO_UNKNOWN_CATEGORY');
@@ -204,8 +201,8 @@ export function parseCocoDataset(
     if (c.obj.area !== undefined) {
       ann.area = c.finite('area');
       if (ann.area < 0) c.fail('area', 'a non-negative number');
-    } else if (ann.segmentation && computeSegmentationArea) {
-      ann.area = computeSegmentationArea(ann.segmentation, image.height, image.width, `${file}: ${c.record}.segmentation`);
+    } else if (ann.segmentation) {
+      ann.area = rleArea(cocoSegmentationToRle(ann.segmentation, image.height, image.width, `${file}: ${c.record}.segmentation`));
     } else if (ann.bbox) {
       ann.area = ann.bbox[2] * ann.bbox[3];
     } else if (ann.rbox) {
@@ -255,8 +252,7 @@ export function parseCocoResults(value: unknown, file: string, gt: CocoDataset, 
   return value.map((raw, i) => {
     const c = recordChecker(file, 'results', i, raw);
     const imageId = c.integer('image_id');
-    const image = images.get(imageId);
-    if (!image) c.fail('image_id', 'the id of an image in the ground truth', 'EMSEG_COCO_UNKNOWN_IMAGE');
+    const image = images.get(imageId) ?? c.fail('image_id', 'the id of an image in the ground truth', 'EMSEG_COCO_UNKNOWN_IMAGE');
     const categoryId = c.integer('category_id');
     if (!categories.has(categoryId)) {
       c.fail('category_id', 'the id of a category in the ground truth', 'EMSEG_COCO_UNKNOWN_CATEGORY');

@@ -47,7 +47,8 @@ export function normalizeAngle(angleDeg: number): number {
  * and to regress angles without the +-180 ambiguity.
  */
 export function canonicalRotatedBox(box: RotatedBox): RotatedBox {
-  let [cx, cy, w, h, a] = box;
+  const [cx, cy] = box;
+  let [, , w, h, a] = box;
   if (h > w) {
     [w, h] = [h, w];
     a += 90;

@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+import { isEmsegError } from '../core/errors.ts';
+import { evalCommand, evalUsage } from './commands/eval.ts';
+import { UsageError } from './usage-error.ts';
+
+type Command = { run: (argv: string[], out: (text: string) => void) => Promise<number>; usage: string; summary: string };
+
+const COMMANDS: Record<string, Command> = {
+  eval: { run: evalCommand, usage: evalUsage, summary: 'score detections against ground truth (bbox, segm, rbox)' },
+};
+
+const MAIN_USAGE = `Usage: emseg <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  .join('\n')}
+
+Run "emseg <command> --help" for a command's options.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const out = (text: string): void => {
+    process.stdout.write(`${text}\n`);
+  };
+  if (!name || name === '--help' || name === '-h') {
+    out(MAIN_USAGE);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`emseg: unknown command "${name}"\n\n${MAIN_USAGE}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    out(command.usage);
+    return 0;
+  }
+  try {
+    return await command.run(rest, out);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`emseg ${name}: ${e.message}\n\n${command.usage}\n`);
+      return 2;
+    }
+    if (isEmsegError(e)) {
+      // A problem with the user's input: the message says what and where; no stack trace.
+      process.stderr.write(`emseg ${name}: error ${e.code}: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,30 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Shared read-only data beside the repository (`../shared`), as CI lays it out. */
+export const sharedDir = join(repoRoot, '..', 'shared');
+export const cocoFixtureDir = join(sharedDir, 'fixtures', 'coco-eval');
+
+export function cocoFixture(name: string): string {
+  const path = join(cocoFixtureDir, name);
+  if (!existsSync(path)) throw new Error(`reference fixture missing: ${path} (tests need ../shared beside the repository)`);
+  return path;
+}
+
+export function readJson<T = unknown>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+/** Small deterministic PRNG (mulberry32) so randomized tests are reproducible. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
