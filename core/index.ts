@@ -1,5 +1,6 @@
 // Public surface of emseg's runtime-free core (no Node or DOM APIs): re-exports only.
 export * from './errors.ts';
+export * from './random.ts';
 export type * from './geometry/types.ts';
 export * from './geometry/rotated-box.ts';
 export * from './geometry/rotated-iou.ts';
