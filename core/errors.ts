@@ -10,7 +10,19 @@ export type EmsegErrorCode =
   | 'EMSEG_COCO_UNKNOWN_IMAGE'
   | 'EMSEG_COCO_UNKNOWN_CATEGORY'
   | 'EMSEG_RLE_INVALID'
-  | 'EMSEG_FILE_READ';
+  | 'EMSEG_FILE_READ'
+  /** The bytes are not any image format emseg reads (or not the one the extension claims). */
+  | 'EMSEG_FORMAT_UNKNOWN'
+  /** A header field is impossible (bad magic, unknown data type, zero or negative size...). */
+  | 'EMSEG_FORMAT_BAD_HEADER'
+  /** The file ends before the data its header declares. */
+  | 'EMSEG_FORMAT_TRUNCATED'
+  /** A valid file using a feature emseg does not read (e.g. complex pixels, compression). */
+  | 'EMSEG_FORMAT_UNSUPPORTED'
+  /** Declared dimensions beyond emseg's limits, refused before any allocation. */
+  | 'EMSEG_IMAGE_TOO_LARGE'
+  | 'EMSEG_XML_INVALID'
+  | 'EMSEG_CONVERT_INVALID';
 
 export interface EmsegErrorDetails {
   /** File the problem was found in, when there is one. */
