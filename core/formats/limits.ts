@@ -32,7 +32,7 @@ export function toNanometres(value: number, unit: string | null | undefined): nu
   if (!Number.isFinite(value) || value <= 0 || unit == null) return null;
   const u = unit.trim();
   const factor: Record<string, number> = {
-    m: 1e9, mm: 1e6, cm: 1e7, 'µm': 1e3, 'μm': 1e3, um: 1e3, micron: 1e3, microns: 1e3, nm: 1, 'Å': 0.1, 'Å': 0.1, A: 0.1, angstrom: 0.1, pm: 1e-3,
+    m: 1e9, mm: 1e6, cm: 1e7, '\u00b5m': 1e3, '\u03bcm': 1e3, um: 1e3, micron: 1e3, microns: 1e3, nm: 1, '\u00c5': 0.1, '\u212b': 0.1, A: 0.1, angstrom: 0.1, pm: 1e-3,
   };
   const f = factor[u] ?? factor[u.toLowerCase()];
   return f === undefined ? null : value * f;
