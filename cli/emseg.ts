@@ -1,12 +1,18 @@
 #!/usr/bin/env node
 import { isEmsegError } from '../core/errors.ts';
+import { convertCommand, convertUsage } from './commands/convert.ts';
+import { datasetCommand, datasetUsage } from './commands/dataset.ts';
 import { evalCommand, evalUsage } from './commands/eval.ts';
+import { synthCommand, synthUsage } from './commands/synth.ts';
 import { UsageError } from './usage-error.ts';
 
 type Command = { run: (argv: string[], out: (text: string) => void) => Promise<number>; usage: string; summary: string };
 
 const COMMANDS: Record<string, Command> = {
   eval: { run: evalCommand, usage: evalUsage, summary: 'score detections against ground truth (bbox, segm, rbox)' },
+  dataset: { run: datasetCommand, usage: datasetUsage, summary: 'check, summarise and split COCO datasets' },
+  synth: { run: synthCommand, usage: synthUsage, summary: 'generate synthetic TEM vesicle or HAADF nanorod datasets (16-bit TIFF + COCO)' },
+  convert: { run: convertCommand, usage: convertUsage, summary: 'convert label images, masks, LabelImg/roLabelImg XML, Labelbox JSON to COCO' },
 };
 
 const MAIN_USAGE = `Usage: emseg <command> [options]
@@ -51,5 +57,11 @@ async function main(argv: string[]): Promise<number> {
     throw e;
   }
 }
+
+// `emseg ... | head` closes stdout early: that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 
 process.exitCode = await main(process.argv.slice(2));

@@ -7,6 +7,7 @@
 export interface EvalParams {
   iouThrs: readonly number[];
   recThrs: readonly number[];
+  /** Ascending; the summary uses [0], [1] and [2] (AR1, AR10, AR100 and AP at the last). */
   maxDets: readonly number[];
   areaRng: readonly (readonly [number, number])[];
   areaRngLbl: readonly string[];

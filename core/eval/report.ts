@@ -27,7 +27,7 @@ export function formatEvalTable(result: EvalResult, categories: readonly CocoCat
     const iou = spec.iouThr === undefined ? '0.50:0.95' : spec.iouThr.toFixed(2).padEnd(9);
     const value = result.statsArray[i];
     lines.push(
-      ` ${title} @[ IoU=${iou} | area=${spec.area.padStart(6)} | maxDets=${String(spec.maxDets).padStart(3)} ] = ${fmt(value)}   ${STAT_NAMES[i]}`,
+      ` ${title} @[ IoU=${iou} | area=${spec.area.padStart(6)} | maxDets=${String(result.params.maxDets[spec.maxDetsIndex]).padStart(3)} ] = ${fmt(value)}   ${STAT_NAMES[i]}`,
     );
   });
   const names = new Map(categories.map((c) => [c.id, c.name]));

@@ -24,23 +24,24 @@ interface StatSpec {
   ap: boolean;
   iouThr?: number;
   area: string;
-  maxDets: number;
+  /** Index into `params.maxDets` (pycocotools uses maxDets[2] for AP and for AR100/ARs/ARm/ARl). */
+  maxDetsIndex: 0 | 1 | 2;
 }
 
 /** pycocotools' `summarize()` table, in its order. */
 export const STAT_SPECS: readonly StatSpec[] = [
-  { ap: true, area: 'all', maxDets: 100 },
-  { ap: true, iouThr: 0.5, area: 'all', maxDets: 100 },
-  { ap: true, iouThr: 0.75, area: 'all', maxDets: 100 },
-  { ap: true, area: 'small', maxDets: 100 },
-  { ap: true, area: 'medium', maxDets: 100 },
-  { ap: true, area: 'large', maxDets: 100 },
-  { ap: false, area: 'all', maxDets: 1 },
-  { ap: false, area: 'all', maxDets: 10 },
-  { ap: false, area: 'all', maxDets: 100 },
-  { ap: false, area: 'small', maxDets: 100 },
-  { ap: false, area: 'medium', maxDets: 100 },
-  { ap: false, area: 'large', maxDets: 100 },
+  { ap: true, area: 'all', maxDetsIndex: 2 },
+  { ap: true, iouThr: 0.5, area: 'all', maxDetsIndex: 2 },
+  { ap: true, iouThr: 0.75, area: 'all', maxDetsIndex: 2 },
+  { ap: true, area: 'small', maxDetsIndex: 2 },
+  { ap: true, area: 'medium', maxDetsIndex: 2 },
+  { ap: true, area: 'large', maxDetsIndex: 2 },
+  { ap: false, area: 'all', maxDetsIndex: 0 },
+  { ap: false, area: 'all', maxDetsIndex: 1 },
+  { ap: false, area: 'all', maxDetsIndex: 2 },
+  { ap: false, area: 'small', maxDetsIndex: 2 },
+  { ap: false, area: 'medium', maxDetsIndex: 2 },
+  { ap: false, area: 'large', maxDetsIndex: 2 },
 ];
 
 /** Mean of the entries > -1 of precision (`[T,R,K,A,M]`) or recall (`[T,K,A,M]`) selected by `spec`; -1 if none. */
@@ -53,7 +54,7 @@ export function summaryStat(
 ): number {
   const [T, R, K, A, M] = shape;
   const a = params.areaRngLbl.indexOf(spec.area);
-  const m = params.maxDets.indexOf(spec.maxDets);
+  const m = spec.maxDetsIndex < params.maxDets.length ? spec.maxDetsIndex : -1;
   if (a < 0 || m < 0) return -1;
   const ts = spec.iouThr === undefined ? [...Array(T).keys()] : [...Array(T).keys()].filter((t) => params.iouThrs[t] === spec.iouThr);
   let sum = 0;

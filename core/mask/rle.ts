@@ -275,3 +275,58 @@ export function rleFromPolygon(xy: ArrayLike<number>, height: number, width: num
   }
   return { height: h, width: w, counts: Uint32Array.from(runs) };
 }
+
+/**
+ * Encode a mask given only inside its box: `local[j * boxWidth + i]` is pixel (x0 + i, y0 + j) of an
+ * image `height` x `width`; everything outside the box is background. Costs O(box area), not
+ * O(image area), which matters when a synthetic image has hundreds of small objects.
+ */
+export function encodeMaskInBox(
+  local: ArrayLike<number>,
+  x0: number,
+  y0: number,
+  boxWidth: number,
+  boxHeight: number,
+  height: number,
+  width: number,
+): Rle {
+  checkSize(height, width);
+  if (local.length !== boxWidth * boxHeight) throw invalidArgument('local mask length', `boxWidth * boxHeight = ${boxWidth * boxHeight}`, local.length);
+  if (x0 < 0 || y0 < 0 || x0 + boxWidth > width || y0 + boxHeight > height) {
+    throw invalidArgument('mask box', `a box inside the ${width} x ${height} image`, [x0, y0, boxWidth, boxHeight]);
+  }
+  const runs: number[] = [];
+  let pos = 0; // column-major index where the current background run started
+  let inRun = false;
+  let runStart = 0;
+  for (let i = 0; i < boxWidth; i++) {
+    const colBase = (x0 + i) * height + y0;
+    for (let j = 0; j < boxHeight; j++) {
+      const on = local[j * boxWidth + i] !== 0;
+      const p = colBase + j;
+      if (on && !inRun) {
+        runs.push(p - pos);
+        runStart = p;
+        inRun = true;
+      } else if (!on && inRun) {
+        runs.push(p - runStart);
+        pos = p;
+        inRun = false;
+      }
+    }
+    if (inRun && !(y0 === 0 && boxHeight === height)) {
+      // Pixels below the box (or above it in the next column) are background: close the run here.
+      const p = colBase + boxHeight;
+      runs.push(p - runStart);
+      pos = p;
+      inRun = false;
+    }
+  }
+  if (inRun) {
+    pos = (x0 + boxWidth - 1) * height + y0 + boxHeight;
+    runs.push(pos - runStart);
+  }
+  // Runs alternate 0s/1s and end with whichever value the last pixel has (as `encodeMask`).
+  if (pos < height * width || runs.length === 0) runs.push(height * width - pos);
+  return { height, width, counts: Uint32Array.from(runs) };
+}

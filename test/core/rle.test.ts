@@ -5,6 +5,7 @@ import {
   cocoSegmentationToRle,
   decodeRle,
   encodeMask,
+  encodeMaskInBox,
   loadCocoDataset,
   rleArea,
   rleCountsFromString,
@@ -128,6 +129,20 @@ describe('RLE geometry', () => {
     // A polygon partly outside the image is clipped to it (C truncation toward zero for negatives).
     const clipped = rleFromPolygon([-3, -3, 3, -3, 3, 3, -3, 3], 10, 10);
     assert.equal(rleArea(clipped), 9);
+  });
+
+  it('encodes a mask given only inside its box exactly as the full-image encoder', () => {
+    const rand = seededRandom(5);
+    for (let t = 0; t < 2000; t++) {
+      const H = 1 + Math.floor(rand() * 12), W = 1 + Math.floor(rand() * 12);
+      const bw = 1 + Math.floor(rand() * W), bh = 1 + Math.floor(rand() * H);
+      const x0 = Math.floor(rand() * (W - bw + 1)), y0 = Math.floor(rand() * (H - bh + 1));
+      const local = Uint8Array.from({ length: bw * bh }, () => (rand() < 0.5 ? 1 : 0));
+      const full = new Uint8Array(H * W);
+      for (let j = 0; j < bh; j++) for (let i = 0; i < bw; i++) full[(y0 + j) * W + x0 + i] = local[j * bw + i];
+      assert.deepEqual(encodeMaskInBox(local, x0, y0, bw, bh, H, W), encodeMask(full, H, W), `case ${t}`);
+    }
+    assert.throws(() => encodeMaskInBox([1], 5, 0, 1, 1, 4, 4), /inside the 4 x 4 image/);
   });
 
   it('serialises to COCO compressed RLE', () => {
