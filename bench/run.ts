@@ -1,9 +1,13 @@
 // `npm run bench`: runs every benchmark and prints one line of results per benchmark.
 import { join } from 'node:path';
+import { benchDecode } from './decode.bench.ts';
 import { benchSegmEval } from './segm-eval.bench.ts';
 
 const outDir = join(process.cwd(), '.bench-out');
-const benches: [string, () => Promise<Record<string, number | string>>][] = [['segm-eval', () => benchSegmEval(outDir)]];
+const benches: [string, () => Promise<Record<string, number | string>>][] = [
+  ['decode', () => benchDecode(outDir)],
+  ['segm-eval', () => benchSegmEval(outDir)],
+];
 const only = process.argv.slice(2);
 for (const [name, run] of benches) {
   if (only.length > 0 && !only.includes(name)) continue;

@@ -3,6 +3,7 @@ import { isEmsegError } from '../core/errors.ts';
 import { convertCommand, convertUsage } from './commands/convert.ts';
 import { datasetCommand, datasetUsage } from './commands/dataset.ts';
 import { evalCommand, evalUsage } from './commands/eval.ts';
+import { infoCommand, infoUsage } from './commands/info.ts';
 import { synthCommand, synthUsage } from './commands/synth.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -10,6 +11,7 @@ type Command = { run: (argv: string[], out: (text: string) => void) => Promise<n
 
 const COMMANDS: Record<string, Command> = {
   eval: { run: evalCommand, usage: evalUsage, summary: 'score detections against ground truth (bbox, segm, rbox)' },
+  info: { run: infoCommand, usage: infoUsage, summary: 'format, size, pixel type and calibration (nm/px) of EM images' },
   dataset: { run: datasetCommand, usage: datasetUsage, summary: 'check, summarise and split COCO datasets' },
   synth: { run: synthCommand, usage: synthUsage, summary: 'generate synthetic TEM vesicle or HAADF nanorod datasets (16-bit TIFF + COCO)' },
   convert: { run: convertCommand, usage: convertUsage, summary: 'convert label images, masks, LabelImg/roLabelImg XML, Labelbox JSON to COCO' },

@@ -11,7 +11,7 @@ The same options give the same bytes on any machine.
   tem-vesicles     bright-field TEM: large_vesicle (low contrast), small_vesicle (dark), hole (bright)
     --large MIN-MAX  --small MIN-MAX  --holes MIN-MAX   objects per image (default 26-34, 105-135, 26-34)
   haadf-nanorods   HAADF-STEM: overlapping nanorods, intensity ~ projected thickness
-    --rods MIN-MAX   rods per image (default 20-30)     --aspect MIN-MAX  (default 3-8)
+    --rods MIN-MAX   rods per image (default 24-36)     --aspect MIN-MAX  (default 3-8)
   --size PX        image width and height (default 512; the field of view stays the same)
   --seed S         integer seed (default 0)`;
 

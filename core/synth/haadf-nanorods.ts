@@ -18,7 +18,7 @@ export const HAADF_CATEGORIES: readonly CategorySpec[] = [{ id: 1, name: 'nanoro
 
 export interface HaadfRodOptions {
   size: number;
-  /** Rods per image (default 20 to 30). */
+  /** Rods per image (default 24 to 36). */
   count?: CountRange;
   /** Length / width (default 3 to 8). */
   aspect?: readonly [number, number];
@@ -29,7 +29,7 @@ const FIELD_OF_VIEW_NM = 512;
 export function generateHaadfNanorods(rand: () => number, options: HaadfRodOptions): SynthImage {
   const { size } = options;
   if (!Number.isInteger(size) || size < 64 || size > 8192) throw invalidArgument('size', 'an integer from 64 to 8192', size);
-  const count = options.count ?? [20, 30];
+  const count = options.count ?? [24, 36];
   const aspect = options.aspect ?? [3, 8];
   if (!(aspect[0] >= 1 && aspect[1] >= aspect[0])) throw invalidArgument('aspect', '[min, max] with 1 <= min <= max', aspect);
   const gauss = gaussianSource(rand);

@@ -61,8 +61,8 @@ describe('synthetic TEM vesicles', () => {
 describe('synthetic HAADF nanorods', () => {
   const im = generateHaadfNanorods(seededRandom(5), { size: 256 });
 
-  it('makes 20 to 30 rods of aspect 3 to 8 with rotated boxes matching their masks', () => {
-    assert.ok(im.objects.length >= 20 && im.objects.length <= 30, `${im.objects.length} rods`);
+  it('makes 24 to 36 rods of aspect 3 to 8 with rotated boxes matching their masks', () => {
+    assert.ok(im.objects.length >= 24 && im.objects.length <= 36, `${im.objects.length} rods`);
     for (const o of im.objects) {
       assert.ok(o.rbox);
       const [, , w, h] = o.rbox;

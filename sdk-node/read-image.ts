@@ -1,0 +1,92 @@
+import { open, readFile, stat } from 'node:fs/promises';
+import { EmsegError } from '../core/errors.ts';
+import { type DetectedFormat, detectFormat } from '../core/formats/detect.ts';
+import { readDm } from '../core/formats/dm.ts';
+import { readEmd } from '../core/formats/emd.ts';
+import { readMrc } from '../core/formats/mrc.ts';
+import { readSer, serCompanionEmiPath } from '../core/formats/ser.ts';
+import { readTiffInfo, readTiffPixels } from '../core/formats/tiff.ts';
+import type { EmImage } from '../core/formats/types.ts';
+import { decodeWithSharp } from './decode-with-sharp.ts';
+import { openHdf5 } from './hdf5-h5wasm.ts';
+
+export interface ReadImageOptions {
+  /** Image of a stack or multi-page file (default 0). */
+  page?: number;
+}
+
+async function readBytes(path: string): Promise<Uint8Array> {
+  try {
+    const s = await stat(path);
+    if (s.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    if (s.size === 0) throw new EmsegError('EMSEG_FORMAT_UNKNOWN', `${path}: file is empty`, { file: path });
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    if (e instanceof EmsegError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, expected an image file' : (e as Error).message;
+    throw new EmsegError('EMSEG_FILE_READ', `${path}: cannot read: ${why}`, { file: path, cause: e });
+  }
+}
+
+/** The format of a file from its first bytes (cheap: reads 4 KiB). */
+export async function detectFileFormat(path: string): Promise<DetectedFormat | null> {
+  const fh = await open(path, 'r');
+  try {
+    const head = new Uint8Array(4096);
+    const { bytesRead } = await fh.read(head, 0, 4096, 0);
+    return detectFormat(head.subarray(0, bytesRead), path);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Read any image emseg knows (DM3/DM4, MRC/MRCS, SER, Velox/Berkeley EMD, TIFF, PNG, JPEG) as one
+ * grey channel in its own bit depth, with the pixel size in nm when the file is calibrated.
+ * Microscope formats are parsed by `core/` (shared with the browser); PNG, JPEG and compressed TIFF
+ * pixels are decoded by sharp; EMD (HDF5) through h5wasm.
+ */
+export async function readImage(path: string, options: ReadImageOptions = {}): Promise<EmImage> {
+  const page = options.page ?? 0;
+  if (!Number.isInteger(page) || page < 0) throw new EmsegError('EMSEG_INVALID_ARGUMENT', `${path}: page must be a non-negative integer, received ${page}`, { file: path });
+  const bytes = await readBytes(path);
+  const format = detectFormat(bytes, path);
+  const common = { name: path, page };
+  switch (format) {
+    case 'DM':
+      return readDm(bytes, common);
+    case 'MRC':
+      return readMrc(bytes, common);
+    case 'SER': {
+      // TIA keeps units in the companion .emi: it tells real from reciprocal space.
+      const emiPath = serCompanionEmiPath(path);
+      const emi = emiPath ? await readFile(emiPath).then((b) => new Uint8Array(b)).catch(() => undefined) : undefined;
+      return readSer(bytes, { ...common, emi });
+    }
+    case 'HDF5': {
+      const file = await openHdf5(path);
+      try {
+        return readEmd(file.root, common);
+      } finally {
+        file.close();
+      }
+    }
+    case 'TIFF': {
+      const info = readTiffInfo(bytes, common);
+      // Uncompressed whole-byte grey samples are parsed by core/ (as in the browser); anything else by sharp.
+      const simple = info.compression === 1 && info.samplesPerPixel === 1 && [8, 16, 32, 64].includes(info.bitsPerSample);
+      const image = simple ? readTiffPixels(bytes, common) : await decodeWithSharp(bytes, path, 'TIFF', page);
+      return { ...image, format: 'TIFF', pixelSize: info.pixelSize, metadata: { ...image.metadata, pages: info.pages, page, calibration: info.calibration, calibrationSource: info.source, tags: info.tags } };
+    }
+    case 'PNG':
+    case 'JPEG':
+      return decodeWithSharp(bytes, path, format, page);
+    default:
+      throw new EmsegError(
+        'EMSEG_FORMAT_UNKNOWN',
+        `${path}: not an image format emseg reads (expected DM3/DM4, MRC, SER, EMD, TIFF, PNG or JPEG; first bytes ${[...bytes.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ')})`,
+        { file: path },
+      );
+  }
+}
