@@ -1,8 +1,9 @@
 import { EmsegError, type EmsegErrorCode } from '../errors.ts';
 import type { Hdf5DType, Hdf5Node } from './hdf5.ts';
 import { MAX_PIXELS, checkImageSize, toNanometres } from './limits.ts';
+import { allocatePixels } from './pixels.ts';
 import { decodeText } from './tiff.ts';
-import type { EmImage, PixelArray, PixelDType, ReadOptions } from './types.ts';
+import type { EmImage, PixelArray, PixelDType, PixelSize, ReadOptions } from './types.ts';
 
 /**
  * EMD readers over the `Hdf5Node` interface (runtime-free; Node supplies h5wasm).
@@ -52,19 +53,6 @@ function attrString(v: unknown): string | null {
   return null;
 }
 
-function allocate(dtype: PixelDType, count: number): PixelArray {
-  switch (dtype) {
-    case 'uint8': return new Uint8Array(count);
-    case 'int8': return new Int8Array(count);
-    case 'uint16': return new Uint16Array(count);
-    case 'int16': return new Int16Array(count);
-    case 'uint32': return new Uint32Array(count);
-    case 'int32': return new Int32Array(count);
-    case 'float32': return new Float32Array(count);
-    case 'float64': return new Float64Array(count);
-  }
-}
-
 /** Reads a numeric dataset after checking its element count against `expected`. */
 function readPixels(node: Hdf5Node, expected: number, name: string): PixelArray {
   const v = node.read();
@@ -85,6 +73,32 @@ function checkSize(width: number, height: number, frames: number, name: string):
   }
 }
 
+/** An image dataset of `frames` frames of width x height: [frame][y][x] ('first') or [y][x][frame] ('last'). */
+interface FrameStack {
+  data: Hdf5Node;
+  width: number;
+  height: number;
+  frames: number;
+  dtype: PixelDType;
+  frameAxis: 'first' | 'last';
+}
+
+/** Frame `frame` of `image` as the pixel part of an EmImage, after checking its size (HDF5 reads the whole dataset). */
+function readFrame(image: FrameStack, frame: number, name: string): Pick<EmImage, 'width' | 'height' | 'dtype' | 'data'> {
+  const { width, height, frames, dtype } = image;
+  checkSize(width, height, frames, name);
+  const all = readPixels(image.data, width * height * frames, name);
+  const n = width * height;
+  let data: PixelArray;
+  if (frames === 1) data = all.length === n ? all : all.slice(0, n);
+  else if (image.frameAxis === 'first') data = all.slice(frame * n, (frame + 1) * n);
+  else {
+    data = allocatePixels(dtype, n);
+    for (let i = 0, j = frame; i < n; i++, j += frames) data[i] = all[j];
+  }
+  return { width, height, dtype, data };
+}
+
 /** `n_m` -> `nm`, `[u_m]` -> `µm`, `1/n_m` -> `1/nm`; null for empty / pixel units. */
 export function normalizeEmdUnit(raw: string | null): string | null {
   if (raw === null) return null;
@@ -95,22 +109,22 @@ export function normalizeEmdUnit(raw: string | null): string | null {
   return u;
 }
 
-function lengthInNm(value: number, unit: string | null): number | null {
-  return toNanometres(Math.abs(value), unit);
+/** The pixel size in nm, or null unless both axes are lengths. */
+function pixelSizeNm(x: number, unitX: string | null, y: number, unitY: string | null): PixelSize | null {
+  const nx = toNanometres(Math.abs(x), unitX);
+  const ny = toNanometres(Math.abs(y), unitY);
+  return nx !== null && ny !== null ? { x: nx, y: ny } : null;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Velox
 // ---------------------------------------------------------------------------------------------
 
-interface VeloxImage {
+/** Velox data are [y][x][frame]. */
+interface VeloxImage extends FrameStack {
   group: string;
   node: Hdf5Node;
-  data: Hdf5Node;
-  width: number;
-  height: number;
-  frames: number;
-  dtype: PixelDType;
+  frameAxis: 'last';
 }
 
 function veloxMetadata(group: Hdf5Node, frame: number, frames: number, name: string): Obj | null {
@@ -156,23 +170,15 @@ function readVelox(root: Hdf5Node, imageGroups: Hdf5Node, options: ReadOptions, 
     }
     const [height, width] = shape;
     const frames = shape.length === 3 ? shape[2] : 1;
-    images.push({ group: key, node, data, width, height, frames, dtype: data.dtype as PixelDType });
+    images.push({ group: key, node, data, width, height, frames, dtype: data.dtype as PixelDType, frameAxis: 'last' });
   }
   if (images.length === 0) {
     const why = skipped.length ? skipped.map((s) => `${s.group}: ${s.reason}`).join('; ') : 'no image groups';
     fail('EMSEG_FORMAT_UNSUPPORTED', name, `Velox file holds no real-valued image under /Data/Image (${why})`);
   }
   const { image, frame, page, pages } = locatePage(images, options.page, name);
-  const { width, height, frames, dtype } = image;
-  checkSize(width, height, frames, name);
-  const all = readPixels(image.data, width * height * frames, name);
-  let data: PixelArray;
-  if (frames === 1) {
-    data = all.length === width * height ? all : all.slice(0, width * height);
-  } else {
-    data = allocate(dtype, width * height);
-    for (let i = 0, j = frame; i < width * height; i++, j += frames) data[i] = all[j];
-  }
+  const pixels = readFrame(image, frame, name);
+  const { frames } = image;
 
   const meta = veloxMetadata(image.node, frame, frames, name);
   const binary = isObj(meta?.BinaryResult) ? meta.BinaryResult : {};
@@ -186,9 +192,7 @@ function readVelox(root: Hdf5Node, imageGroups: Hdf5Node, options: ReadOptions, 
   if (Number.isFinite(sx) && sx > 0 && unitX) {
     const y = Number.isFinite(sy) && sy > 0 ? sy : sx;
     calibration = { x: sx, y, unit: unitX };
-    const nx = lengthInNm(sx, unitX);
-    const ny = lengthInNm(y, unitY);
-    pixelSize = nx !== null && ny !== null ? { x: nx, y: ny } : null;
+    pixelSize = pixelSizeNm(sx, unitX, y, unitY);
   }
   const offset = isObj(binary.Offset) ? binary.Offset : {};
   const ox = Number(offset.x);
@@ -206,10 +210,7 @@ function readVelox(root: Hdf5Node, imageGroups: Hdf5Node, options: ReadOptions, 
   }
   return {
     format: 'EMD-Velox',
-    width,
-    height,
-    dtype,
-    data,
+    ...pixels,
     pixelSize,
     metadata: {
       calibration,
@@ -276,15 +277,8 @@ function findEmdGroups(root: Hdf5Node): Hdf5Node[] {
   return out;
 }
 
-interface BerkeleyImage {
+interface BerkeleyImage extends FrameStack {
   group: Hdf5Node;
-  data: Hdf5Node;
-  width: number;
-  height: number;
-  frames: number;
-  dtype: PixelDType;
-  /** Frame axis position: 'first' = [frame][y][x], 'last' = [y][x][frame]. */
-  frameAxis: 'first' | 'last';
   x: Axis;
   y: Axis;
 }
@@ -323,33 +317,19 @@ function readBerkeley(root: Hdf5Node, groups: Hdf5Node[], options: ReadOptions, 
     fail('EMSEG_FORMAT_UNSUPPORTED', name, `Berkeley EMD file holds no image (${why})`);
   }
   const { image, frame, page, pages } = locatePage(images, options.page, name);
-  const { width, height, frames, dtype, x, y } = image;
-  checkSize(width, height, frames, name);
-  const all = readPixels(image.data, width * height * frames, name);
-  const n = width * height;
-  let data: PixelArray;
-  if (frames === 1) data = all.length === n ? all : all.slice(0, n);
-  else if (image.frameAxis === 'first') data = all.slice(frame * n, (frame + 1) * n);
-  else {
-    data = allocate(dtype, n);
-    for (let i = 0, j = frame; i < n; i++, j += frames) data[i] = all[j];
-  }
+  const pixels = readFrame(image, frame, name);
+  const { frames, x, y } = image;
   let calibration: { x: number; y: number; unit: string; yUnit?: string } | null = null;
   let pixelSize: { x: number; y: number } | null = null;
   if (x.step !== null && y.step !== null && x.unit !== null) {
     calibration = { x: x.step, y: y.step, unit: x.unit, ...(y.unit !== x.unit && y.unit !== null ? { yUnit: y.unit } : {}) };
-    const nx = lengthInNm(x.step, x.unit);
-    const ny = lengthInNm(y.step, y.unit);
-    pixelSize = nx !== null && ny !== null ? { x: nx, y: ny } : null;
+    pixelSize = pixelSizeNm(x.step, x.unit, y.step, y.unit);
   }
   const major = attrNumber(root.attrs.version_major);
   const minor = attrNumber(root.attrs.version_minor);
   return {
     format: 'EMD-Berkeley',
-    width,
-    height,
-    dtype,
-    data,
+    ...pixels,
     pixelSize,
     metadata: {
       calibration,

@@ -22,6 +22,11 @@ function typedArray(dtype: PixelDType, buffer: ArrayBuffer, count: number): Pixe
   }
 }
 
+/** A zero-filled typed array of `count` pixels of `dtype` (own buffer, offset 0). */
+export function allocatePixels(dtype: PixelDType, count: number): PixelArray {
+  return typedArray(dtype, new ArrayBuffer(count * BYTES_PER_PIXEL[dtype]), count);
+}
+
 /** Reverses the byte order of every `size`-byte element of `b` in place. */
 function swapBytes(b: Uint8Array, size: number): void {
   if (size === 1) return;

@@ -1,7 +1,8 @@
 import { EmsegError } from '../errors.ts';
 import { ByteReader } from './byte-reader.ts';
 import { BYTES_PER_PIXEL, checkImageSize, toNanometres } from './limits.ts';
-import type { EmImage, PixelArray, PixelDType, ReadOptions } from './types.ts';
+import { allocatePixels } from './pixels.ts';
+import type { EmImage, PixelDType, ReadOptions } from './types.ts';
 
 /**
  * TIFF header and calibration reader, plus a decoder for uncompressed single-channel pixels.
@@ -829,19 +830,6 @@ export function readTiffInfo(bytes: Uint8Array, options: ReadOptions = {}): Tiff
   return parse(bytes, options).info;
 }
 
-function allocate(dtype: PixelDType, count: number): PixelArray {
-  switch (dtype) {
-    case 'uint8': return new Uint8Array(count);
-    case 'int8': return new Int8Array(count);
-    case 'uint16': return new Uint16Array(count);
-    case 'int16': return new Int16Array(count);
-    case 'uint32': return new Uint32Array(count);
-    case 'int32': return new Int32Array(count);
-    case 'float32': return new Float32Array(count);
-    case 'float64': return new Float64Array(count);
-  }
-}
-
 /**
  * Decodes the pixels of one page of an uncompressed, single-channel TIFF with 8/16/32/64-bit samples
  * (strips or tiles, either byte order): what emseg's own writer produces, and what a browser needs.
@@ -867,7 +855,7 @@ export function readTiffPixels(bytes: Uint8Array, options: ReadOptions = {}): Em
   }
   const seg = segments(p, ifd, info, name);
   const { width, height } = info;
-  const data = allocate(info.dtype, width * height);
+  const data = allocatePixels(info.dtype, width * height);
   const out = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const rowBytes = width * bpp;
   if (seg.tiled) {

@@ -1,32 +1,21 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { toNanometres } from '../../core/formats/limits.ts';
 import { runEmsegAsync } from '../helpers/cli.ts';
-import { sharedDir } from '../helpers/fixtures.ts';
+import { emFormatsDir, loadFormatFile, manifestEntries } from '../helpers/em-formats.ts';
 
-interface ManifestEntry {
-  file: string;
-  format: string;
-  width: number;
-  height: number;
-  dtype: string;
-  calibration: { x_scale: number | null; y_scale: number | null; unit: string | null; x_unit?: string; y_unit?: string };
-}
-
-const formatsDir = join(sharedDir, 'data', 'em-formats');
-const manifest = (JSON.parse(readFileSync(join(formatsDir, 'MANIFEST.json'), 'utf8')) as { files: ManifestEntry[] }).files;
 // .emi files are SER companions and the .npy a reference array: not images to read on their own.
-const images = manifest.filter((f) => !/\.(emi|npy)$/i.test(f.file));
+const images = manifestEntries((f) => !/\.(emi|npy)$/i.test(f.file));
 
 const relClose = (a: number, b: number) => Math.abs(a - b) <= 1e-6 * Math.abs(b);
 
 describe('emseg info on every real file of em-formats/MANIFEST.json', () => {
   it('reports size, dtype and calibration in nm (to 1e-6 relative) for all files at once', async () => {
     assert.ok(images.length >= 25, `${images.length} files`);
-    const r = await runEmsegAsync('info', '--json', ...images.map((f) => join(formatsDir, f.file)));
+    const r = await runEmsegAsync('info', '--json', ...images.map((f) => join(emFormatsDir, f.file)));
     assert.equal(r.status, 0, r.stderr);
     const records = JSON.parse(r.stdout) as Record<string, unknown>[];
     assert.equal(records.length, images.length);
@@ -56,7 +45,7 @@ describe('emseg info on every real file of em-formats/MANIFEST.json', () => {
   });
 
   it('prints a readable line per file', async () => {
-    const r = await runEmsegAsync('info', join(formatsDir, 'dm3/multi_signal.dm3'));
+    const r = await runEmsegAsync('info', join(emFormatsDir, 'dm3/multi_signal.dm3'));
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /multi_signal\.dm3: DM3 512 x 512 uint16, 0\.0177516 nm\/px/);
   });
@@ -66,8 +55,8 @@ describe('emseg info on every real file of em-formats/MANIFEST.json', () => {
     const notImage = join(dir, 'notes.txt');
     writeFileSync(notImage, 'hello, not an image');
     const cut = join(dir, 'cut.dm4');
-    writeFileSync(cut, readFileSync(join(formatsDir, 'dm4/dmTest_float32_nonSquare_diffPixelSize.dm4')).subarray(0, 3000));
-    const r = await runEmsegAsync('info', '--json', notImage, cut, join(formatsDir, 'dm3/test-1.dm3'), join(dir, 'missing.tif'));
+    writeFileSync(cut, loadFormatFile('dm4/dmTest_float32_nonSquare_diffPixelSize.dm4').subarray(0, 3000));
+    const r = await runEmsegAsync('info', '--json', notImage, cut, join(emFormatsDir, 'dm3/test-1.dm3'), join(dir, 'missing.tif'));
     assert.equal(r.status, 1);
     const recs = JSON.parse(r.stdout);
     assert.equal(recs[0].code, 'EMSEG_FORMAT_UNKNOWN');

@@ -1,45 +1,18 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { EmsegError, type EmsegErrorCode } from '../../core/errors.ts';
 import { readEmd } from '../../core/formats/emd.ts';
 import { type Hdf5DType, type Hdf5Node, type Hdf5Value, isHdf5, parseHdf5Superblock } from '../../core/formats/hdf5.ts';
 import { toNanometres } from '../../core/formats/limits.ts';
 import { openHdf5 } from '../../sdk-node/hdf5-h5wasm.ts';
-import { readJson, sharedDir } from '../helpers/fixtures.ts';
+import { closeRel, emFormatsDir, expectEmsegError, isEmsegError, loadFormatFile, manifestEntries } from '../helpers/em-formats.ts';
 
-const emDir = join(sharedDir, 'data', 'em-formats');
-
-interface ManifestEntry {
-  file: string;
-  format: string;
-  width: number;
-  height: number;
-  dtype: string;
-  calibration: { x_scale: number; y_scale: number; unit: string };
-  pixel_checks: Record<string, unknown>;
-}
-
-const manifest = readJson<{ files: ManifestEntry[] }>(join(emDir, 'MANIFEST.json'));
-const emdEntries = manifest.files.filter((f) => f.file.startsWith('emd/'));
+const emdEntries = manifestEntries((f) => f.file.startsWith('emd/'));
 
 const scratch = mkdtempSync(join(tmpdir(), 'emseg-emd-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
-
-function close(actual: number, expected: number, rel: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${what}: ${actual} vs expected ${expected}`);
-}
-
-function isCode(code: EmsegErrorCode, name: string) {
-  return (e: unknown): boolean => {
-    assert.ok(e instanceof EmsegError, `expected an EmsegError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.ok(e.message.includes(name), `message should name ${name}: ${e.message}`);
-    return true;
-  };
-}
 
 async function readFile(path: string, page?: number) {
   const h = await openHdf5(path);
@@ -54,8 +27,8 @@ describe('EMD: real files from the shared manifest (h5wasm)', () => {
   assert.equal(emdEntries.length, 2);
   for (const entry of emdEntries) {
     it(`${entry.file}: size, dtype, calibration and pixels`, async () => {
-      const path = join(emDir, entry.file);
-      assert.ok(isHdf5(new Uint8Array(readFileSync(path))));
+      const path = join(emFormatsDir, entry.file);
+      assert.ok(isHdf5(loadFormatFile(entry.file)));
       const image = await readFile(path);
       assert.equal(image.format, entry.format.includes('Velox') ? 'EMD-Velox' : 'EMD-Berkeley');
       assert.equal(image.width, entry.width);
@@ -64,13 +37,13 @@ describe('EMD: real files from the shared manifest (h5wasm)', () => {
       assert.equal(image.data.length, entry.width * entry.height);
 
       const perUnit = toNanometres(1, entry.calibration.unit) as number;
-      close(image.pixelSize?.x ?? NaN, entry.calibration.x_scale * perUnit, 1e-6, 'pixelSize x');
-      close(image.pixelSize?.y ?? NaN, entry.calibration.y_scale * perUnit, 1e-6, 'pixelSize y');
+      closeRel(image.pixelSize?.x ?? NaN, entry.calibration.x_scale! * perUnit, 1e-6, 'pixelSize x');
+      closeRel(image.pixelSize?.y ?? NaN, entry.calibration.y_scale! * perUnit, 1e-6, 'pixelSize y');
       const cal = image.metadata.calibration as { x: number; y: number; unit: string };
       const calNm = toNanometres(1, cal.unit);
       assert.ok(calNm !== null, `unit ${cal.unit} is a length`);
-      close(cal.x * calNm, entry.calibration.x_scale * perUnit, 1e-6, 'calibration x');
-      close(cal.y * calNm, entry.calibration.y_scale * perUnit, 1e-6, 'calibration y');
+      closeRel(cal.x * calNm, entry.calibration.x_scale! * perUnit, 1e-6, 'calibration x');
+      closeRel(cal.y * calNm, entry.calibration.y_scale! * perUnit, 1e-6, 'calibration y');
 
       let sum = 0, min = Infinity, max = -Infinity;
       for (const v of image.data) {
@@ -78,18 +51,18 @@ describe('EMD: real files from the shared manifest (h5wasm)', () => {
         if (v < min) min = v;
         if (v > max) max = v;
       }
-      const checks = entry.pixel_checks;
+      const checks = entry.pixel_checks!;
       assert.equal(sum, checks.sum);
       assert.equal(min, checks.min);
       assert.equal(max, checks.max);
       assert.equal(image.data[0], checks['[0,0]']);
       assert.equal(image.metadata.pages, 1);
-      await assert.rejects(readFile(path, 1), isCode('EMSEG_INVALID_ARGUMENT', path));
+      await assert.rejects(readFile(path, 1), isEmsegError('EMSEG_INVALID_ARGUMENT', path));
     });
   }
 
   it('Velox: picks the real image, says which, and skips the complex FFT', async () => {
-    const image = await readFile(join(emDir, 'emd/FFTComplexEven.emd'));
+    const image = await readFile(join(emFormatsDir, 'emd/FFTComplexEven.emd'));
     assert.equal(image.metadata.imageGroup, '/Data/Image/8874d5e77c3d40eab49d4325dc25f65d');
     assert.deepEqual(image.metadata.skipped, [{ group: '734b684418e64dc7aa7d6f12404c90f8', reason: 'complex-valued (e.g. an FFT)' }]);
     assert.equal(image.metadata.detector, 'HAADF');
@@ -98,7 +71,7 @@ describe('EMD: real files from the shared manifest (h5wasm)', () => {
   });
 
   it('Berkeley: units n_m read as nm, dim1 = Y, dim2 = X', async () => {
-    const image = await readFile(join(emDir, 'emd/Acquisition_18.emd'));
+    const image = await readFile(join(emFormatsDir, 'emd/Acquisition_18.emd'));
     assert.equal((image.metadata.calibration as { unit: string }).unit, 'nm');
     assert.deepEqual(image.metadata.rawUnits, { x: 'n_m', y: 'n_m' });
     assert.deepEqual(image.metadata.axisNames, { x: 'X', y: 'Y' });
@@ -107,7 +80,7 @@ describe('EMD: real files from the shared manifest (h5wasm)', () => {
   });
 
   it('h5wasm node: groups, attributes, shapes and missing paths', async () => {
-    const h = await openHdf5(join(emDir, 'emd/Acquisition_18.emd'));
+    const h = await openHdf5(join(emFormatsDir, 'emd/Acquisition_18.emd'));
     try {
       assert.deepEqual(h.root.keys(), ['comments', 'data', 'microscope', 'sample', 'stage', 'user']);
       assert.equal(h.root.attrs.version_major, 0);
@@ -126,25 +99,25 @@ describe('EMD: real files from the shared manifest (h5wasm)', () => {
 });
 
 describe('EMD: bad files', () => {
-  const velox = readFileSync(join(emDir, 'emd/FFTComplexEven.emd'));
+  const velox = loadFormatFile('emd/FFTComplexEven.emd');
 
   it('truncated HDF5 gives EMSEG_FORMAT_TRUNCATED naming the file', async () => {
     for (const [label, bytes] of [['60pct', velox.subarray(0, Math.floor(velox.length * 0.6))], ['header', velox.subarray(0, 200)], ['sig', velox.subarray(0, 5)]] as const) {
       const path = join(scratch, `truncated-${label}.emd`);
       writeFileSync(path, bytes);
-      await assert.rejects(openHdf5(path), isCode('EMSEG_FORMAT_TRUNCATED', path));
+      await assert.rejects(openHdf5(path), isEmsegError('EMSEG_FORMAT_TRUNCATED', path));
     }
   });
 
   it('non-HDF5 files give EMSEG_FORMAT_BAD_HEADER naming the file; missing files EMSEG_FILE_READ', async () => {
-    const tiff = join(emDir, 'tiff/test_loading_image_saved_with_imageJ.tif');
-    await assert.rejects(openHdf5(tiff), isCode('EMSEG_FORMAT_BAD_HEADER', tiff));
+    const tiff = join(emFormatsDir, 'tiff/test_loading_image_saved_with_imageJ.tif');
+    await assert.rejects(openHdf5(tiff), isEmsegError('EMSEG_FORMAT_BAD_HEADER', tiff));
     const text = join(scratch, 'text.emd');
     writeFileSync(text, 'hello');
-    await assert.rejects(openHdf5(text), isCode('EMSEG_FORMAT_BAD_HEADER', text));
+    await assert.rejects(openHdf5(text), isEmsegError('EMSEG_FORMAT_BAD_HEADER', text));
     const missing = join(scratch, 'missing.emd');
-    await assert.rejects(openHdf5(missing), isCode('EMSEG_FILE_READ', missing));
-    await assert.rejects(openHdf5(scratch), isCode('EMSEG_FILE_READ', scratch));
+    await assert.rejects(openHdf5(missing), isEmsegError('EMSEG_FILE_READ', missing));
+    await assert.rejects(openHdf5(scratch), isEmsegError('EMSEG_FILE_READ', scratch));
   });
 
   it('a user block before the superblock is allowed', async () => {
@@ -245,19 +218,19 @@ describe('EMD: layouts (in-memory HDF5 trees)', () => {
     assert.deepEqual([...p2.data], [0.5, -1]);
     assert.equal(p2.pixelSize, null, 'reciprocal-space calibration is no pixel size');
     assert.deepEqual(p2.metadata.calibration, { x: 5, y: 5, unit: '1/m' });
-    assert.throws(() => readEmd(veloxRoot, { name: 'mem.emd', page: 3 }), isCode('EMSEG_INVALID_ARGUMENT', 'mem.emd'));
-    assert.throws(() => readEmd(veloxRoot, { name: 'mem.emd', page: -1 }), isCode('EMSEG_INVALID_ARGUMENT', 'mem.emd'));
+    expectEmsegError(() => readEmd(veloxRoot, { name: 'mem.emd', page: 3 }), 'EMSEG_INVALID_ARGUMENT', 'mem.emd');
+    expectEmsegError(() => readEmd(veloxRoot, { name: 'mem.emd', page: -1 }), 'EMSEG_INVALID_ARGUMENT', 'mem.emd');
   });
 
   it('Velox with only complex images, and a declared huge image, are refused', () => {
     const onlyFft = tree({ children: { Data: { children: { Image: { children: { x: { children: { Data: { dataset: { shape: [4, 4, 1], dtype: 'compound', value: new Float32Array(0) } } } } } } } } } });
-    assert.throws(() => readEmd(onlyFft, { name: 'fft.emd' }), isCode('EMSEG_FORMAT_UNSUPPORTED', 'fft.emd'));
+    expectEmsegError(() => readEmd(onlyFft, { name: 'fft.emd' }), 'EMSEG_FORMAT_UNSUPPORTED', 'fft.emd');
     let read = false;
     const onRead = (): void => {
       read = true;
     };
     const huge = tree({ children: { Data: { children: { Image: { children: { x: { children: { Data: { dataset: { shape: [100000, 100000, 1], dtype: 'uint16', value: new Uint16Array(0), onRead } } } } } } } } } });
-    assert.throws(() => readEmd(huge, { name: 'huge.emd' }), isCode('EMSEG_IMAGE_TOO_LARGE', 'huge.emd'));
+    expectEmsegError(() => readEmd(huge, { name: 'huge.emd' }), 'EMSEG_IMAGE_TOO_LARGE', 'huge.emd');
     assert.equal(read, false);
   });
 
@@ -293,6 +266,6 @@ describe('EMD: layouts (in-memory HDF5 trees)', () => {
 
   it('HDF5 that is not EMD is EMSEG_FORMAT_UNKNOWN', () => {
     const root = tree({ children: { entry: { children: { data: { dataset: { shape: [2], dtype: 'float64', value: new Float64Array(2) } } } } } });
-    assert.throws(() => readEmd(root, { name: 'nexus.h5' }), isCode('EMSEG_FORMAT_UNKNOWN', 'nexus.h5'));
+    expectEmsegError(() => readEmd(root, { name: 'nexus.h5' }), 'EMSEG_FORMAT_UNKNOWN', 'nexus.h5');
   });
 });

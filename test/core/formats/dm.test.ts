@@ -1,60 +1,14 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { EmsegError } from '../../../core/errors.ts';
 import { isDm, readDm } from '../../../core/formats/dm.ts';
 import { toNanometres } from '../../../core/formats/limits.ts';
 import type { EmImage } from '../../../core/formats/types.ts';
-import { readJson, sharedDir } from '../../helpers/fixtures.ts';
+import { closeRel, editBytes, expectEmsegError, fuzzFormatFiles, loadFormatFile, manifestEntries, pixelStats } from '../../helpers/em-formats.ts';
 
-const dataDir = join(sharedDir, 'data', 'em-formats');
-
-interface ManifestEntry {
-  file: string;
-  format: string;
-  width: number;
-  height: number;
-  dtype: string;
-  calibration: { x_scale: number | null; y_scale: number | null; unit: string | null; x_unit?: string; y_unit?: string; origin_px?: [number, number] };
-  pixel_checks?: Record<string, unknown>;
-}
-
-const manifest = readJson<{ files: ManifestEntry[] }>(join(dataDir, 'MANIFEST.json'));
-const entries = manifest.files.filter((f) => f.format === 'DM3' || f.format === 'DM4');
-
-function load(file: string): Uint8Array {
-  return new Uint8Array(readFileSync(join(dataDir, file)));
-}
-
-function closeRel(actual: number, expected: number, rel: number, what: string): void {
-  const tol = rel * Math.max(Math.abs(expected), 1e-300);
-  assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs expected ${expected} (rel tol ${rel})`);
-}
+const entries = manifestEntries((f) => f.format === 'DM3' || f.format === 'DM4');
 
 function pixel(im: EmImage, row: number, col: number): number {
   return im.data[row * im.width + col];
-}
-
-function stats(im: EmImage): { sum: number; min: number; max: number } {
-  let sum = 0, min = Infinity, max = -Infinity;
-  for (const v of im.data) {
-    sum += v;
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  return { sum, min, max };
-}
-
-/** Asserts `fn` throws an EmsegError with `code` whose message names `name`. */
-function throwsCode(fn: () => unknown, code: string, name: string, message?: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof EmsegError, `expected EmsegError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.ok(e.message.includes(name), `message should name the file: ${e.message}`);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
 }
 
 /**
@@ -110,9 +64,7 @@ function dimensionOffsets(bytes: Uint8Array, width: number, height: number): [nu
 }
 
 function setU32(bytes: Uint8Array, at: number, value: number, littleEndian = true): Uint8Array {
-  const copy = bytes.slice();
-  new DataView(copy.buffer).setUint32(at, value, littleEndian);
-  return copy;
+  return editBytes(bytes, (v) => v.setUint32(at, value, littleEndian));
 }
 
 // ---- a tiny DM3/DM4 writer for synthetic cases (byte order, stacks, nesting, unsupported types) ----
@@ -200,7 +152,7 @@ describe('DM3/DM4 reader: every DM file of the em-formats manifest', () => {
   assert.ok(entries.length >= 12, `expected the 12 DM entries, found ${entries.length}`);
   for (const entry of entries) {
     it(`reads ${entry.file}`, () => {
-      const bytes = load(entry.file);
+      const bytes = loadFormatFile(entry.file);
       assert.equal(isDm(bytes), true);
       const im = readDm(bytes, { name: entry.file });
       assert.equal(im.format, entry.format);
@@ -229,7 +181,7 @@ describe('DM3/DM4 reader: every DM file of the em-formats manifest', () => {
       assert.equal(im.metadata.page, 0);
 
       const checks = entry.pixel_checks ?? {};
-      const s = stats(im);
+      const s = pixelStats(im.data);
       if (typeof checks.sum === 'number') closeRel(s.sum, checks.sum, 1e-9, 'sum');
       if (typeof checks.min === 'number') assert.equal(s.min, checks.min);
       if (typeof checks.max === 'number') assert.equal(s.max, checks.max);
@@ -248,28 +200,28 @@ describe('DM3/DM4 reader: every DM file of the em-formats manifest', () => {
   }
 
   it('skips the RGBA thumbnail and the 1-D plot of multi_signal.dm3 and keeps its tags', () => {
-    const im = readDm(load('dm3/multi_signal.dm3'), { name: 'multi_signal.dm3' });
+    const im = readDm(loadFormatFile('dm3/multi_signal.dm3'), { name: 'multi_signal.dm3' });
     assert.equal(im.metadata.imageListIndex, 1);
     assert.equal(im.metadata.title, 'HAADF');
     assert.equal(im.metadata.pages, 1);
     // rosettasciio test_multi_signal: microscope "Example Microscope", 300 kV.
     assert.equal(im.metadata.microscope, 'Example Microscope');
     assert.equal(im.metadata.voltage, 300000);
-    assert.equal(readDm(load('dm3/test_STEM_image.dm3')).metadata.microscope, 'FEI Titan');
-    assert.equal(readDm(load('dm3/test_dm_image_um_unit.dm3')).metadata.microscope, 'FEI Tecnai');
+    assert.equal(readDm(loadFormatFile('dm3/test_STEM_image.dm3')).metadata.microscope, 'FEI Titan');
+    assert.equal(readDm(loadFormatFile('dm3/test_dm_image_um_unit.dm3')).metadata.microscope, 'FEI Tecnai');
   });
 
   it('reads the same ramp from the DM3 and DM4 containers', () => {
-    const a = readDm(load('dm3/dmTest_float32_nonSquare_diffPixelSize.dm3'));
-    const b = readDm(load('dm4/dmTest_float32_nonSquare_diffPixelSize.dm4'));
+    const a = readDm(loadFormatFile('dm3/dmTest_float32_nonSquare_diffPixelSize.dm3'));
+    const b = readDm(loadFormatFile('dm4/dmTest_float32_nonSquare_diffPixelSize.dm4'));
     assert.deepEqual(a.data, b.data);
     assert.deepEqual(a.pixelSize, { x: 1, y: 0.2 });
     assert.deepEqual(b.pixelSize, a.pixelSize);
   });
 
   it('isDm rejects other formats', () => {
-    assert.equal(isDm(load('mrc/EMD-3197.map')), false);
-    assert.equal(isDm(load('ser/64x64_TEM_images_acquire_1.ser')), false);
+    assert.equal(isDm(loadFormatFile('mrc/EMD-3197.map')), false);
+    assert.equal(isDm(loadFormatFile('ser/64x64_TEM_images_acquire_1.ser')), false);
     assert.equal(isDm(new Uint8Array(10)), false);
     assert.equal(isDm(new Uint8Array(100)), false);
   });
@@ -297,7 +249,7 @@ describe('DM3/DM4 reader: synthetic files', () => {
         assert.deepEqual([...p2.data], [10, 11, 12, 13]);
         assert.equal(p2.metadata.plane, 1);
         assert.equal(p2.metadata.imageListIndex, 3);
-        throwsCode(() => readDm(bytes, { name: 'syn.dm', page: 4 }), 'EMSEG_INVALID_ARGUMENT', 'syn.dm', /4 images/);
+        expectEmsegError(() => readDm(bytes, { name: 'syn.dm', page: 4 }), 'EMSEG_INVALID_ARGUMENT', 'syn.dm', /4 images/);
       });
     }
   }
@@ -310,24 +262,24 @@ describe('DM3/DM4 reader: synthetic files', () => {
   });
 
   it('refuses complex and RGB images as unsupported', () => {
-    throwsCode(() => readDm(dmFile([thumbnail(), dmImage(3, 6, [2, 1], [1, 0, 2, 0])]), { name: 'cplx.dm3' }), 'EMSEG_FORMAT_UNSUPPORTED', 'cplx.dm3', /DataType is 3/);
-    throwsCode(() => readDm(dmFile([dmImage(23, 5, [2, 1], [1, 2])], 3, true, []), { name: 'rgb.dm3' }), 'EMSEG_FORMAT_UNSUPPORTED', 'rgb.dm3', /RGBA/);
-    throwsCode(() => readDm(dmFile([thumbnail(), dmImage(99, 6, [2, 1], [1, 2])]), { name: 'odd.dm3' }), 'EMSEG_FORMAT_BAD_HEADER', 'odd.dm3', /DataType is 99/);
+    expectEmsegError(() => readDm(dmFile([thumbnail(), dmImage(3, 6, [2, 1], [1, 0, 2, 0])]), { name: 'cplx.dm3' }), 'EMSEG_FORMAT_UNSUPPORTED', 'cplx.dm3', /DataType is 3/);
+    expectEmsegError(() => readDm(dmFile([dmImage(23, 5, [2, 1], [1, 2])], 3, true, []), { name: 'rgb.dm3' }), 'EMSEG_FORMAT_UNSUPPORTED', 'rgb.dm3', /RGBA/);
+    expectEmsegError(() => readDm(dmFile([thumbnail(), dmImage(99, 6, [2, 1], [1, 2])]), { name: 'odd.dm3' }), 'EMSEG_FORMAT_BAD_HEADER', 'odd.dm3', /DataType is 99/);
   });
 
   it('refuses Data shorter than the Dimensions declare', () => {
-    throwsCode(() => readDm(dmFile([thumbnail(), dmImage(2, 6, [4, 4], [1, 2, 3])]), { name: 'short.dm3' }), 'EMSEG_FORMAT_BAD_HEADER', 'short.dm3', /Data holds 12 bytes/);
+    expectEmsegError(() => readDm(dmFile([thumbnail(), dmImage(2, 6, [4, 4], [1, 2, 3])]), { name: 'short.dm3' }), 'EMSEG_FORMAT_BAD_HEADER', 'short.dm3', /Data holds 12 bytes/);
   });
 
   it('stops at a bounded nesting depth', () => {
     let node: DmNode = { type: 3, value: 1 };
     for (let i = 0; i < 200; i++) node = { group: [['g', node]] };
-    throwsCode(() => readDm(encodeDm([['deep', node]], 3, true), { name: 'deep.dm3' }), 'EMSEG_FORMAT_BAD_HEADER', 'deep.dm3', /nested deeper/);
+    expectEmsegError(() => readDm(encodeDm([['deep', node]], 3, true), { name: 'deep.dm3' }), 'EMSEG_FORMAT_BAD_HEADER', 'deep.dm3', /nested deeper/);
   });
 
   it('a file with no image says so', () => {
-    throwsCode(() => readDm(encodeDm([['Other', { type: 3, value: 1 }]], 4, true), { name: 'empty.dm4' }), 'EMSEG_FORMAT_BAD_HEADER', 'empty.dm4', /ImageList/);
-    throwsCode(() => readDm(dmFile([thumbnail()]), { name: 'thumb.dm3' }), 'EMSEG_INVALID_ARGUMENT', 'thumb.dm3', /0 images/);
+    expectEmsegError(() => readDm(encodeDm([['Other', { type: 3, value: 1 }]], 4, true), { name: 'empty.dm4' }), 'EMSEG_FORMAT_BAD_HEADER', 'empty.dm4', /ImageList/);
+    expectEmsegError(() => readDm(dmFile([thumbnail()]), { name: 'thumb.dm3' }), 'EMSEG_INVALID_ARGUMENT', 'thumb.dm3', /0 images/);
   });
 });
 
@@ -335,66 +287,61 @@ describe('DM3/DM4 reader: bad input', () => {
   for (const file of ['dm3/test-1.dm3', 'dm3/multi_signal.dm3', 'dm4/test-10.dm4', 'dm4/dmTest_float32_nonSquare_diffPixelSize.dm4']) {
     const entry = entries.find((e) => e.file === file)!;
     it(`${file}: truncated, wrong magic, huge dimensions, page out of range`, () => {
-      const bytes = load(file);
+      const bytes = loadFormatFile(file);
       const name = `/data/${file}`;
-      throwsCode(() => readDm(bytes.subarray(0, Math.floor(bytes.length * 0.6)), { name }), 'EMSEG_FORMAT_TRUNCATED', name);
-      throwsCode(() => readDm(bytes.subarray(0, 16), { name }), 'EMSEG_FORMAT_TRUNCATED', name);
-      throwsCode(() => readDm(bytes.subarray(0, 6), { name }), 'EMSEG_FORMAT_TRUNCATED', name);
-      throwsCode(() => readDm(setU32(bytes, 0, 5, false), { name }), 'EMSEG_FORMAT_BAD_HEADER', name, /version/);
+      expectEmsegError(() => readDm(bytes.subarray(0, Math.floor(bytes.length * 0.6)), { name }), 'EMSEG_FORMAT_TRUNCATED', name);
+      expectEmsegError(() => readDm(bytes.subarray(0, 16), { name }), 'EMSEG_FORMAT_TRUNCATED', name);
+      expectEmsegError(() => readDm(bytes.subarray(0, 6), { name }), 'EMSEG_FORMAT_TRUNCATED', name);
+      expectEmsegError(() => readDm(setU32(bytes, 0, 5, false), { name }), 'EMSEG_FORMAT_BAD_HEADER', name, /version/);
       const badOrder = setU32(bytes, file.endsWith('.dm4') ? 12 : 8, 7, false);
-      throwsCode(() => readDm(badOrder, { name }), 'EMSEG_FORMAT_BAD_HEADER', name, /byte-order/);
+      expectEmsegError(() => readDm(badOrder, { name }), 'EMSEG_FORMAT_BAD_HEADER', name, /byte-order/);
 
       const [ox, oy] = dimensionOffsets(bytes, entry.width, entry.height);
       let huge = setU32(bytes, ox, 100000);
       huge = setU32(huge, oy, 100000);
       const t0 = performance.now();
-      throwsCode(() => readDm(huge, { name }), 'EMSEG_IMAGE_TOO_LARGE', name);
+      expectEmsegError(() => readDm(huge, { name }), 'EMSEG_IMAGE_TOO_LARGE', name);
       assert.ok(performance.now() - t0 < 2000);
       // Within the pixel limit but far beyond the stored Data: refused before any allocation.
       let big = setU32(bytes, ox, 20000);
       big = setU32(big, oy, 20000);
-      throwsCode(() => readDm(big, { name }), 'EMSEG_FORMAT_BAD_HEADER', name, /Data holds/);
+      expectEmsegError(() => readDm(big, { name }), 'EMSEG_FORMAT_BAD_HEADER', name, /Data holds/);
 
-      throwsCode(() => readDm(bytes, { name, page: 1 }), 'EMSEG_INVALID_ARGUMENT', name, /1 image/);
-      throwsCode(() => readDm(bytes, { name, page: -1 }), 'EMSEG_INVALID_ARGUMENT', name);
-      throwsCode(() => readDm(bytes, { name, page: 0.5 }), 'EMSEG_INVALID_ARGUMENT', name);
+      expectEmsegError(() => readDm(bytes, { name, page: 1 }), 'EMSEG_INVALID_ARGUMENT', name, /1 image/);
+      expectEmsegError(() => readDm(bytes, { name, page: -1 }), 'EMSEG_INVALID_ARGUMENT', name);
+      expectEmsegError(() => readDm(bytes, { name, page: 0.5 }), 'EMSEG_INVALID_ARGUMENT', name);
     });
   }
 
   it('edited DataType: complex is unsupported, unknown is a bad header', () => {
-    const bytes = load('dm3/test-1.dm3');
+    const bytes = loadFormatFile('dm3/test-1.dm3');
     const tag = simpleTagValues(bytes, 'DataType').find((t) => t.value === 1)!;
     const le = true;
-    throwsCode(() => readDm(setU32(bytes, tag.offset, 13, le), { name: 'test-1.dm3' }), 'EMSEG_FORMAT_UNSUPPORTED', 'test-1.dm3', /complex128/);
-    throwsCode(() => readDm(setU32(bytes, tag.offset, 77, le), { name: 'test-1.dm3' }), 'EMSEG_FORMAT_BAD_HEADER', 'test-1.dm3', /DataType is 77/);
+    expectEmsegError(() => readDm(setU32(bytes, tag.offset, 13, le), { name: 'test-1.dm3' }), 'EMSEG_FORMAT_UNSUPPORTED', 'test-1.dm3', /complex128/);
+    expectEmsegError(() => readDm(setU32(bytes, tag.offset, 77, le), { name: 'test-1.dm3' }), 'EMSEG_FORMAT_BAD_HEADER', 'test-1.dm3', /DataType is 77/);
   });
 
   it('a corrupt tag delimiter or tag kind is a bad header, not a crash', () => {
-    const bytes = load('dm4/test-7.dm4');
+    const bytes = loadFormatFile('dm4/test-7.dm4');
     const tag = simpleTagValues(bytes, 'DataType')[0];
     // DM4: ... kind, name length, name, size (8), "%%%%", info length (8), type (8), value.
     const delimiterAt = tag.offset - 8 - 8 - 4;
     const copy = bytes.slice();
     copy[delimiterAt] = 0x41;
-    throwsCode(() => readDm(copy, { name: 'test-7.dm4' }), 'EMSEG_FORMAT_BAD_HEADER', 'test-7.dm4', /delimiter/);
+    expectEmsegError(() => readDm(copy, { name: 'test-7.dm4' }), 'EMSEG_FORMAT_BAD_HEADER', 'test-7.dm4', /delimiter/);
     const kind = bytes.slice();
     kind[delimiterAt - 8 - 'DataType'.length - 2 - 1] = 99;
-    throwsCode(() => readDm(kind, { name: 'test-7.dm4' }), 'EMSEG_FORMAT_BAD_HEADER', 'test-7.dm4', /kind 99/);
+    expectEmsegError(() => readDm(kind, { name: 'test-7.dm4' }), 'EMSEG_FORMAT_BAD_HEADER', 'test-7.dm4', /kind 99/);
   });
 
   it('never throws anything but an EmsegError on corrupted bytes', () => {
-    const bytes = load('dm3/test-2.dm3');
-    let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    for (let k = 0; k < 200; k++) {
-      const copy = bytes.slice();
-      for (let j = 0; j < 4; j++) copy[16 + Math.floor(rand() * (copy.length - 16))] = Math.floor(rand() * 256);
-      try {
-        readDm(copy, { name: 'fuzz.dm3' });
-      } catch (e) {
-        assert.ok(e instanceof EmsegError, `non-EmsegError: ${String(e)}`);
-        assert.ok(e.message.includes('fuzz.dm3'));
-      }
-    }
+    fuzzFormatFiles(['dm3/test-2.dm3'], {
+      seed: 7,
+      rounds: 200,
+      edits: 4,
+      offset: (r, copy) => 16 + Math.floor(r * (copy.length - 16)),
+      name: 'fuzz.dm3',
+      read: (copy) => readDm(copy, { name: 'fuzz.dm3' }),
+    });
   });
 });

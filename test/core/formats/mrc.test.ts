@@ -1,52 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { EmsegError } from '../../../core/errors.ts';
 import { isMrc, readMrc } from '../../../core/formats/mrc.ts';
 import { halfToFloat } from '../../../core/formats/pixels.ts';
 import type { EmImage } from '../../../core/formats/types.ts';
-import { readJson, sharedDir } from '../../helpers/fixtures.ts';
+import { closeRel, editBytes, expectEmsegError, fuzzFormatFiles, loadFormatFile, manifestEntries } from '../../helpers/em-formats.ts';
 
-const dataDir = join(sharedDir, 'data', 'em-formats');
-
-interface ManifestEntry {
-  file: string;
-  format: string;
-  width: number;
-  height: number;
-  depth?: number;
-  dtype: string;
-  calibration: { x_scale: number; y_scale: number; z_scale?: number; unit: string; header_voxel_size_angstrom?: number[] };
-  pixel_checks: Record<string, number | string>;
-}
-
-const manifest = readJson<{ files: ManifestEntry[] }>(join(dataDir, 'MANIFEST.json'));
-const entries = manifest.files.filter((f) => f.format === 'MRC' || f.format === 'MRCS');
-
-function load(file: string): Uint8Array {
-  return new Uint8Array(readFileSync(join(dataDir, file)));
-}
-
-function closeRel(actual: number, expected: number, rel: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${what}: ${actual} vs expected ${expected} (rel tol ${rel})`);
-}
-
-function throwsCode(fn: () => unknown, code: string, name: string, message?: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof EmsegError, `expected EmsegError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.ok(e.message.includes(name), `message should name the file: ${e.message}`);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
-}
-
-function edit(bytes: Uint8Array, fn: (v: DataView) => void): Uint8Array {
-  const copy = bytes.slice();
-  fn(new DataView(copy.buffer));
-  return copy;
-}
+const entries = manifestEntries((f) => f.format === 'MRC' || f.format === 'MRCS');
 
 /** A minimal little-endian MRC2014 file: header words, then `pixels` bytes. */
 function mrcFile(nx: number, ny: number, nz: number, mode: number, pixels: Uint8Array, words: Record<number, number> = {}): Uint8Array {
@@ -66,7 +25,7 @@ describe('MRC reader: every MRC/MRCS/map file of the em-formats manifest', () =>
   assert.equal(entries.length, 3);
   for (const entry of entries) {
     it(`reads ${entry.file}`, () => {
-      const bytes = load(entry.file);
+      const bytes = loadFormatFile(entry.file);
       assert.equal(isMrc(bytes), true);
       const im = readMrc(bytes, { name: entry.file });
       const depth = entry.depth ?? 1;
@@ -82,12 +41,12 @@ describe('MRC reader: every MRC/MRCS/map file of the em-formats manifest', () =>
       const toAngstrom = entry.calibration.unit === 'nm' ? 10 : 1;
       assert.ok(entry.calibration.unit === 'nm' || entry.calibration.unit === 'Å');
       assert.equal(cal.unit, 'Å');
-      closeRel(cal.x, entry.calibration.x_scale * toAngstrom, 1e-6, 'calibration x (Å)');
-      closeRel(cal.y, entry.calibration.y_scale * toAngstrom, 1e-6, 'calibration y (Å)');
+      closeRel(cal.x, entry.calibration.x_scale! * toAngstrom, 1e-6, 'calibration x (Å)');
+      closeRel(cal.y, entry.calibration.y_scale! * toAngstrom, 1e-6, 'calibration y (Å)');
       if (entry.calibration.header_voxel_size_angstrom) closeRel(cal.x, entry.calibration.header_voxel_size_angstrom[0], 1e-6, 'header voxel size');
       if (entry.calibration.z_scale !== undefined) closeRel(cal.z!, entry.calibration.z_scale, 1e-6, 'calibration z');
-      closeRel(im.pixelSize!.x, (entry.calibration.x_scale * toAngstrom) / 10, 1e-6, 'pixelSize x (nm)');
-      closeRel(im.pixelSize!.y, (entry.calibration.y_scale * toAngstrom) / 10, 1e-6, 'pixelSize y (nm)');
+      closeRel(im.pixelSize!.x, (entry.calibration.x_scale! * toAngstrom) / 10, 1e-6, 'pixelSize x (nm)');
+      closeRel(im.pixelSize!.y, (entry.calibration.y_scale! * toAngstrom) / 10, 1e-6, 'pixelSize y (nm)');
 
       const pages: EmImage[] = [];
       for (let z = 0; z < depth; z++) pages.push(z === 0 ? im : readMrc(bytes, { name: entry.file, page: z }));
@@ -100,7 +59,7 @@ describe('MRC reader: every MRC/MRCS/map file of the em-formats manifest', () =>
         }
       }
       const isFloat = entry.dtype.startsWith('float');
-      const checks = entry.pixel_checks;
+      const checks = entry.pixel_checks!;
       // Float sums are given to 2-3 decimals in the manifest: 1e-6 relative is well inside that.
       if (typeof checks.sum === 'number') closeRel(sum, checks.sum, isFloat ? 1e-6 : 0, 'sum');
       if (typeof checks.min === 'number') assert.equal(min, checks.min);
@@ -121,20 +80,20 @@ describe('MRC reader: every MRC/MRCS/map file of the em-formats manifest', () =>
   }
 
   it('keeps the header facts worth keeping', () => {
-    const haadf = readMrc(load('mrc/HAADFscan.mrc'));
+    const haadf = readMrc(loadFormatFile('mrc/HAADFscan.mrc'));
     assert.deepEqual(haadf.metadata.extendedHeader, { type: 'FEI2', bytes: 909312 });
     assert.equal(haadf.metadata.byteOrderSource, 'stamp');
-    const map = readMrc(load('mrc/EMD-3197.map'));
+    const map = readMrc(loadFormatFile('mrc/EMD-3197.map'));
     assert.deepEqual(map.metadata.labels, ['::::EMDATABANK.org::::EMD-3197::::']);
     assert.equal(map.metadata.spaceGroup, 1);
     // relion31.mrcs: machine stamp 0, no "MAP " id: byte order sniffed, little-endian.
-    const stack = readMrc(load('mrc/relion31.mrcs'));
+    const stack = readMrc(loadFormatFile('mrc/relion31.mrcs'));
     assert.equal(stack.metadata.byteOrderSource, 'sniffed');
     assert.equal(stack.metadata.littleEndian, true);
   });
 
   it('reads a big-endian copy identically', () => {
-    const le = load('mrc/EMD-3197.map');
+    const le = loadFormatFile('mrc/EMD-3197.map');
     const be = le.slice();
     const swap = (at: number) => be.set([le[at + 3], le[at + 2], le[at + 1], le[at]], at);
     for (let at = 0; at < 224; at += 4) if (at !== 104 && at !== 208) swap(at);
@@ -183,8 +142,8 @@ describe('MRC reader: every MRC/MRCS/map file of the em-formats manifest', () =>
   });
 
   it('isMrc rejects other formats', () => {
-    assert.equal(isMrc(load('dm3/test-1.dm3')), false);
-    assert.equal(isMrc(load('ser/64x64_TEM_images_acquire_1.ser')), false);
+    assert.equal(isMrc(loadFormatFile('dm3/test-1.dm3')), false);
+    assert.equal(isMrc(loadFormatFile('ser/64x64_TEM_images_acquire_1.ser')), false);
     assert.equal(isMrc(new Uint8Array(2048)), false);
     assert.equal(isMrc(new Uint8Array(100)), false);
   });
@@ -194,49 +153,41 @@ describe('MRC reader: bad input', () => {
   for (const file of ['mrc/HAADFscan.mrc', 'mrc/EMD-3197.map', 'mrc/relion31.mrcs']) {
     const entry = entries.find((e) => e.file === file)!;
     it(`${file}: truncated, bad header fields, huge sizes, page out of range`, () => {
-      const bytes = load(file);
+      const bytes = loadFormatFile(file);
       const name = `/data/${file}`;
-      throwsCode(() => readMrc(bytes.subarray(0, Math.floor(bytes.length * 0.6)), { name }), 'EMSEG_FORMAT_TRUNCATED', name);
-      throwsCode(() => readMrc(bytes.subarray(0, 1024), { name }), 'EMSEG_FORMAT_TRUNCATED', name);
-      throwsCode(() => readMrc(bytes.subarray(0, 100), { name }), 'EMSEG_FORMAT_TRUNCATED', name, /1024-byte/);
-      throwsCode(() => readMrc(bytes.subarray(0, bytes.length - 1), { name }), 'EMSEG_FORMAT_TRUNCATED', name);
-      throwsCode(() => readMrc(edit(bytes, (v) => v.setInt32(12, 99, true)), { name }), 'EMSEG_FORMAT_BAD_HEADER', name, /MODE is 99/);
-      throwsCode(() => readMrc(edit(bytes, (v) => v.setInt32(12, 4, true)), { name }), 'EMSEG_FORMAT_UNSUPPORTED', name, /complex/);
-      throwsCode(() => readMrc(edit(bytes, (v) => v.setInt32(0, -5, true)), { name }), 'EMSEG_FORMAT_BAD_HEADER', name, /NX = -5/);
-      throwsCode(() => readMrc(edit(bytes, (v) => v.setInt32(92, -1, true)), { name }), 'EMSEG_FORMAT_BAD_HEADER', name, /NSYMBT/);
+      expectEmsegError(() => readMrc(bytes.subarray(0, Math.floor(bytes.length * 0.6)), { name }), 'EMSEG_FORMAT_TRUNCATED', name);
+      expectEmsegError(() => readMrc(bytes.subarray(0, 1024), { name }), 'EMSEG_FORMAT_TRUNCATED', name);
+      expectEmsegError(() => readMrc(bytes.subarray(0, 100), { name }), 'EMSEG_FORMAT_TRUNCATED', name, /1024-byte/);
+      expectEmsegError(() => readMrc(bytes.subarray(0, bytes.length - 1), { name }), 'EMSEG_FORMAT_TRUNCATED', name);
+      expectEmsegError(() => readMrc(editBytes(bytes, (v) => v.setInt32(12, 99, true)), { name }), 'EMSEG_FORMAT_BAD_HEADER', name, /MODE is 99/);
+      expectEmsegError(() => readMrc(editBytes(bytes, (v) => v.setInt32(12, 4, true)), { name }), 'EMSEG_FORMAT_UNSUPPORTED', name, /complex/);
+      expectEmsegError(() => readMrc(editBytes(bytes, (v) => v.setInt32(0, -5, true)), { name }), 'EMSEG_FORMAT_BAD_HEADER', name, /NX = -5/);
+      expectEmsegError(() => readMrc(editBytes(bytes, (v) => v.setInt32(92, -1, true)), { name }), 'EMSEG_FORMAT_BAD_HEADER', name, /NSYMBT/);
 
-      const huge = edit(bytes, (v) => { v.setInt32(0, 100000, true); v.setInt32(4, 100000, true); });
+      const huge = editBytes(bytes, (v) => { v.setInt32(0, 100000, true); v.setInt32(4, 100000, true); });
       const t0 = performance.now();
-      throwsCode(() => readMrc(huge, { name }), 'EMSEG_IMAGE_TOO_LARGE', name);
+      expectEmsegError(() => readMrc(huge, { name }), 'EMSEG_IMAGE_TOO_LARGE', name);
       // Within the pixel limit, but not in the file: refused before allocating.
-      const big = edit(bytes, (v) => { v.setInt32(0, 20000, true); v.setInt32(4, 20000, true); });
-      throwsCode(() => readMrc(big, { name }), 'EMSEG_FORMAT_TRUNCATED', name);
-      const deep = edit(bytes, (v) => v.setInt32(8, 2 ** 30, true));
-      throwsCode(() => readMrc(deep, { name }), 'EMSEG_FORMAT_TRUNCATED', name);
+      const big = editBytes(bytes, (v) => { v.setInt32(0, 20000, true); v.setInt32(4, 20000, true); });
+      expectEmsegError(() => readMrc(big, { name }), 'EMSEG_FORMAT_TRUNCATED', name);
+      const deep = editBytes(bytes, (v) => v.setInt32(8, 2 ** 30, true));
+      expectEmsegError(() => readMrc(deep, { name }), 'EMSEG_FORMAT_TRUNCATED', name);
       assert.ok(performance.now() - t0 < 2000);
 
       const pages = entry.depth ?? 1;
-      throwsCode(() => readMrc(bytes, { name, page: pages }), 'EMSEG_INVALID_ARGUMENT', name, new RegExp(`${pages} image`));
-      throwsCode(() => readMrc(bytes, { name, page: -1 }), 'EMSEG_INVALID_ARGUMENT', name);
+      expectEmsegError(() => readMrc(bytes, { name, page: pages }), 'EMSEG_INVALID_ARGUMENT', name, new RegExp(`${pages} image`));
+      expectEmsegError(() => readMrc(bytes, { name, page: -1 }), 'EMSEG_INVALID_ARGUMENT', name);
     });
   }
 
   it('never throws anything but an EmsegError on corrupted bytes', () => {
-    const files = ['mrc/EMD-3197.map', 'mrc/relion31.mrcs'];
-    let seed = 11;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    for (const file of files) {
-      const bytes = load(file);
-      for (let k = 0; k < 150; k++) {
-        const copy = bytes.slice();
-        for (let j = 0; j < 3; j++) copy[Math.floor(rand() * 1024)] = Math.floor(rand() * 256);
-        try {
-          readMrc(copy, { name: 'fuzz.x', page: k % 3 });
-        } catch (e) {
-          assert.ok(e instanceof EmsegError, `non-EmsegError: ${String(e)}`);
-          assert.ok(e.message.includes('fuzz.x'));
-        }
-      }
-    }
+    fuzzFormatFiles(['mrc/EMD-3197.map', 'mrc/relion31.mrcs'], {
+      seed: 11,
+      rounds: 150,
+      edits: 3,
+      offset: (r) => Math.floor(r * 1024),
+      name: 'fuzz.x',
+      read: (copy, k) => readMrc(copy, { name: 'fuzz.x', page: k % 3 }),
+    });
   });
 });

@@ -5,11 +5,8 @@ import { describe, it } from 'node:test';
 import { EmsegError } from '../../../core/errors.ts';
 import { readTiffInfo, readTiffPixels } from '../../../core/formats/tiff.ts';
 import { bestRational, encodeTiff, type TiffWriteImage } from '../../../core/formats/tiff-write.ts';
+import { closeRel } from '../../helpers/em-formats.ts';
 import { repoRoot, seededRandom } from '../../helpers/fixtures.ts';
-
-function relClose(actual: number, expected: number, rel: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${what}: ${actual} vs ${expected}`);
-}
 
 function randomImage(dtype: TiffWriteImage['dtype'], width: number, height: number, seed: number): TiffWriteImage {
   const rand = seededRandom(seed);
@@ -44,8 +41,8 @@ describe('TIFF writer', () => {
         assert.equal(back.width, image.width);
         assert.equal(back.height, image.height);
         assert.deepEqual(back.data, image.data);
-        relClose(back.pixelSize?.x ?? NaN, pixelSize.x, 1e-9, 'x');
-        relClose(back.pixelSize?.y ?? NaN, pixelSize.y, 1e-9, 'y');
+        closeRel(back.pixelSize?.x ?? NaN, pixelSize.x, 1e-9, 'x');
+        closeRel(back.pixelSize?.y ?? NaN, pixelSize.y, 1e-9, 'y');
       }
     }
   });
@@ -105,8 +102,8 @@ describe('TIFF writer', () => {
       const [p, q] = bestRational(x);
       assert.ok(Number.isInteger(p) && Number.isInteger(q) && p >= 1 && q >= 1 && p <= 0xffffffff && q <= 0xffffffff);
       // Relative error is at most ~x / 2^33 at the large end (1e9 nm: 1.2e-10), below the 1e-9 required.
-      relClose(p / q, x, 2e-10, `x=${x}`);
-      if (x >= 1e-3 && x <= 1e4) relClose(p / q, x, 1e-13, `x=${x} (EM range)`);
+      closeRel(p / q, x, 2e-10, `x=${x}`);
+      if (x >= 1e-3 && x <= 1e4) closeRel(p / q, x, 1e-13, `x=${x} (EM range)`);
     }
     assert.deepEqual(bestRational(0.5), [1, 2]);
     assert.deepEqual(bestRational(3372.4), [16862, 5]);

@@ -1,58 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { EmsegError, type EmsegErrorCode } from '../../../core/errors.ts';
 import { toNanometres } from '../../../core/formats/limits.ts';
 import { isTiff, readTiffInfo, readTiffPixels } from '../../../core/formats/tiff.ts';
 import { encodeTiff } from '../../../core/formats/tiff-write.ts';
-import { readJson, sharedDir } from '../../helpers/fixtures.ts';
+import { closeRel, expectEmsegError, loadFormatFile, manifestEntries, pixelStats } from '../../helpers/em-formats.ts';
 
-const emDir = join(sharedDir, 'data', 'em-formats');
-
-interface ManifestEntry {
-  file: string;
-  format: string;
-  width: number;
-  height: number;
-  dtype: string;
-  calibration: { x_scale: number; y_scale: number; unit: string | null };
-  pixel_checks?: Record<string, unknown>;
-}
-
-const manifest = readJson<{ files: ManifestEntry[] }>(join(emDir, 'MANIFEST.json'));
-const tiffEntries = manifest.files.filter((f) => f.file.startsWith('tiff/'));
-
-function load(file: string): Uint8Array {
-  return new Uint8Array(readFileSync(join(emDir, file)));
-}
-
-function close(actual: number, expected: number, rel: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${what}: ${actual} vs expected ${expected} (rel ${rel})`);
-}
-
-/** Asserts `fn` throws an EmsegError with `code` whose message names `name`. */
-function throwsCode(fn: () => unknown, code: EmsegErrorCode, name: string, also?: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof EmsegError, `expected an EmsegError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.ok(e.message.includes(name), `message should name ${name}: ${e.message}`);
-    if (also) assert.match(e.message, also);
-    return true;
-  });
-}
-
-function stats(data: ArrayLike<number>): { sum: number; min: number; max: number; nonzero: number } {
-  let sum = 0, min = Infinity, max = -Infinity, nonzero = 0;
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    sum += v;
-    if (v < min) min = v;
-    if (v > max) max = v;
-    if (v !== 0) nonzero++;
-  }
-  return { sum, min, max, nonzero };
-}
+const tiffEntries = manifestEntries((f) => f.file.startsWith('tiff/'));
 
 // --- a tiny hand-built TIFF writer for cases emseg's own writer never produces -------------------
 
@@ -160,7 +113,7 @@ describe('TIFF reader: real EM files from the shared manifest', () => {
   assert.equal(tiffEntries.length, 5);
   for (const entry of tiffEntries) {
     it(`${entry.file}: size, dtype, calibration and pixels`, () => {
-      const bytes = load(entry.file);
+      const bytes = loadFormatFile(entry.file);
       assert.ok(isTiff(bytes));
       const info = readTiffInfo(bytes, { name: entry.file });
       assert.equal(info.width, entry.width);
@@ -177,10 +130,10 @@ describe('TIFF reader: real EM files from the shared manifest', () => {
       const stated = info.calibration;
       const statedNm = toNanometres(1, stated.unit);
       assert.ok(statedNm !== null, `calibration unit ${stated.unit} is a length`);
-      close((stated.x * statedNm) / perManifestUnit, entry.calibration.x_scale, 1e-6, 'calibration x');
-      close((stated.y * statedNm) / perManifestUnit, entry.calibration.y_scale, 1e-6, 'calibration y');
-      close(info.pixelSize.x, entry.calibration.x_scale * perManifestUnit, 1e-6, 'pixelSize x (nm)');
-      close(info.pixelSize.y, entry.calibration.y_scale * perManifestUnit, 1e-6, 'pixelSize y (nm)');
+      closeRel((stated.x * statedNm) / perManifestUnit, entry.calibration.x_scale!, 1e-6, 'calibration x');
+      closeRel((stated.y * statedNm) / perManifestUnit, entry.calibration.y_scale!, 1e-6, 'calibration y');
+      closeRel(info.pixelSize.x, entry.calibration.x_scale! * perManifestUnit, 1e-6, 'pixelSize x (nm)');
+      closeRel(info.pixelSize.y, entry.calibration.y_scale! * perManifestUnit, 1e-6, 'pixelSize y (nm)');
       const expectedSource = entry.format.includes('FEI') ? 'fei' : entry.format.includes('Zeiss') ? 'zeiss' : 'imagej';
       assert.equal(info.source, expectedSource);
 
@@ -193,8 +146,8 @@ describe('TIFF reader: real EM files from the shared manifest', () => {
       assert.equal(image.data.length, entry.width * entry.height);
       assert.deepEqual(image.pixelSize, info.pixelSize);
       const checks = entry.pixel_checks ?? {};
-      const s = stats(image.data);
-      if ('sum' in checks) close(s.sum, checks.sum as number, 1e-9, 'sum');
+      const s = pixelStats(image.data);
+      if ('sum' in checks) closeRel(s.sum, checks.sum as number, 1e-9, 'sum');
       if ('min' in checks) assert.equal(s.min, checks.min);
       if ('max' in checks) assert.equal(s.max, checks.max);
       if ('nonzero_pixels' in checks) assert.equal(s.nonzero, checks.nonzero_pixels);
@@ -203,7 +156,7 @@ describe('TIFF reader: real EM files from the shared manifest', () => {
   }
 
   it('FEI: vendor tag wins over the 64 dpi XResolution, which alone is no calibration', () => {
-    const bytes = load('tiff/FEI-Helios-Ebeam-8bits.tif');
+    const bytes = loadFormatFile('tiff/FEI-Helios-Ebeam-8bits.tif');
     const info = readTiffInfo(bytes, { name: 'fei.tif' });
     assert.deepEqual(info.calibration, { x: 3.3724e-6, y: 3.3724e-6, unit: 'm' });
     assert.equal(info.tags['FEI.ResolutionY'], '442'); // 442 scan rows + a 29-row data bar
@@ -228,18 +181,18 @@ describe('TIFF reader: real EM files from the shared manifest', () => {
   });
 
   it('Zeiss 512 px: the stated 5.825 nm is for a 1024-px frame; the image pixel is 11.65 nm', () => {
-    const info = readTiffInfo(load('tiff/test_tiff_Zeiss_SEM_512pix.tif'), { name: 'z512.tif' });
+    const info = readTiffInfo(loadFormatFile('tiff/test_tiff_Zeiss_SEM_512pix.tif'), { name: 'z512.tif' });
     assert.equal(info.tags['Zeiss.PixelSize'], '5.825 nm');
     assert.equal(info.tags['Zeiss.Width'], '5.965 \u00b5m');
-    close(info.pixelSize?.x ?? NaN, 11.649976, 1e-9, 'pixel size');
-    const k1 = readTiffInfo(load('tiff/test_tiff_Zeiss_SEM_1k.tif'), { name: 'z1k.tif' });
-    close(k1.pixelSize?.x ?? NaN, 2614.514, 1e-9, 'pixel size');
+    closeRel(info.pixelSize?.x ?? NaN, 11.649976, 1e-9, 'pixel size');
+    const k1 = readTiffInfo(loadFormatFile('tiff/test_tiff_Zeiss_SEM_1k.tif'), { name: 'z1k.tif' });
+    closeRel(k1.pixelSize?.x ?? NaN, 2614.514, 1e-9, 'pixel size');
   });
 
   it('ImageJ: 1/XResolution in the description unit, "micron" read as µm', () => {
-    const info = readTiffInfo(load('tiff/test_loading_image_saved_with_imageJ.tif'), { name: 'ij.tif' });
+    const info = readTiffInfo(loadFormatFile('tiff/test_loading_image_saved_with_imageJ.tif'), { name: 'ij.tif' });
     assert.equal(info.calibration?.unit, '\u00b5m');
-    close(info.calibration?.x ?? NaN, 1_000_000 / 5_928_571, 1e-12, 'x');
+    closeRel(info.calibration?.x ?? NaN, 1_000_000 / 5_928_571, 1e-12, 'x');
     assert.equal(info.littleEndian, false);
     assert.match(info.tags.ImageDescription, /^ImageJ=1\.51a\nunit=micron/);
   });
@@ -258,7 +211,7 @@ describe('TIFF reader: layouts', () => {
       assert.equal(info.littleEndian, opts.le);
       assert.deepEqual([...readTiffPixels(file, { name: 'multi.tif', page: 1 }).data], [...b]);
       assert.deepEqual([...readTiffPixels(file, { name: 'multi.tif' }).data], [...a]);
-      throwsCode(() => readTiffInfo(file, { name: 'multi.tif', page: 2 }), 'EMSEG_INVALID_ARGUMENT', 'multi.tif');
+      expectEmsegError(() => readTiffInfo(file, { name: 'multi.tif', page: 2 }), 'EMSEG_INVALID_ARGUMENT', 'multi.tif');
     }
   });
 
@@ -336,11 +289,11 @@ describe('TIFF reader: layouts', () => {
     const cm = info(res(3, 100000, 1));
     assert.equal(cm.source, 'resolution');
     assert.deepEqual(cm.calibration, { x: 1e-5, y: 1e-5, unit: 'cm' });
-    close(cm.pixelSize?.x ?? NaN, 100, 1e-12, 'cm pixel');
+    closeRel(cm.pixelSize?.x ?? NaN, 100, 1e-12, 'cm pixel');
     // A non-integer density in inches (a calibration saved as dpi): 2.54 cm / 254000.5 px.
     const inch = info(res(2, 508001, 2));
     assert.equal(inch.source, 'resolution');
-    close(inch.pixelSize?.x ?? NaN, 2.54e7 / 254000.5, 1e-12, 'inch pixel');
+    closeRel(inch.pixelSize?.x ?? NaN, 2.54e7 / 254000.5, 1e-12, 'inch pixel');
     // Screen, print and scanner densities are not calibrations.
     for (const dpi of [64, 72, 96, 300, 2400, 4800]) assert.equal(info(res(2, dpi, 1)).calibration, null, `${dpi} dpi`);
     assert.equal(info(res(3, 100, 1)).calibration, null, '100 px/cm = 100 µm pixels');
@@ -355,35 +308,35 @@ describe('TIFF reader: layouts', () => {
 });
 
 describe('TIFF reader: bad input', () => {
-  const good = load('tiff/FEI-Helios-Ebeam-16bits.tif'); // IFD at the end of the file
-  const ifdFirst = load('tiff/test_tiff_Zeiss_SEM_1k.tif'); // IFD and tags before the pixels
+  const good = loadFormatFile('tiff/FEI-Helios-Ebeam-16bits.tif'); // IFD at the end of the file
+  const ifdFirst = loadFormatFile('tiff/test_tiff_Zeiss_SEM_1k.tif'); // IFD and tags before the pixels
 
   it('truncated files', () => {
-    throwsCode(() => readTiffInfo(good.slice(0, 8), { name: 'header-only.tif' }), 'EMSEG_FORMAT_TRUNCATED', 'header-only.tif');
-    throwsCode(() => readTiffInfo(good.slice(0, 5), { name: 'short.tif' }), 'EMSEG_FORMAT_TRUNCATED', 'short.tif');
+    expectEmsegError(() => readTiffInfo(good.slice(0, 8), { name: 'header-only.tif' }), 'EMSEG_FORMAT_TRUNCATED', 'header-only.tif');
+    expectEmsegError(() => readTiffInfo(good.slice(0, 5), { name: 'short.tif' }), 'EMSEG_FORMAT_TRUNCATED', 'short.tif');
     const cut = Math.floor(good.length * 0.6);
-    throwsCode(() => readTiffInfo(good.slice(0, cut), { name: 'fei-60.tif' }), 'EMSEG_FORMAT_TRUNCATED', 'fei-60.tif');
+    expectEmsegError(() => readTiffInfo(good.slice(0, cut), { name: 'fei-60.tif' }), 'EMSEG_FORMAT_TRUNCATED', 'fei-60.tif');
     const cut2 = Math.floor(ifdFirst.length * 0.6);
-    throwsCode(() => readTiffInfo(ifdFirst.slice(0, cut2), { name: 'zeiss-60.tif' }), 'EMSEG_FORMAT_TRUNCATED', 'zeiss-60.tif', /strip 0/);
-    throwsCode(() => readTiffPixels(ifdFirst.slice(0, cut2), { name: 'zeiss-60.tif' }), 'EMSEG_FORMAT_TRUNCATED', 'zeiss-60.tif');
+    expectEmsegError(() => readTiffInfo(ifdFirst.slice(0, cut2), { name: 'zeiss-60.tif' }), 'EMSEG_FORMAT_TRUNCATED', 'zeiss-60.tif', /strip 0/);
+    expectEmsegError(() => readTiffPixels(ifdFirst.slice(0, cut2), { name: 'zeiss-60.tif' }), 'EMSEG_FORMAT_TRUNCATED', 'zeiss-60.tif');
   });
 
   it('wrong magic and non-TIFF bytes', () => {
     const bad = good.slice();
     bad[2] = 41;
     assert.equal(isTiff(bad), false);
-    throwsCode(() => readTiffInfo(bad, { name: 'magic.tif' }), 'EMSEG_FORMAT_BAD_HEADER', 'magic.tif', /magic number is 41/);
+    expectEmsegError(() => readTiffInfo(bad, { name: 'magic.tif' }), 'EMSEG_FORMAT_BAD_HEADER', 'magic.tif', /magic number is 41/);
     const text = new Uint8Array([...'hello, world'].map((c) => c.charCodeAt(0)));
     assert.equal(isTiff(text), false);
-    throwsCode(() => readTiffInfo(text, { name: 'text.tif' }), 'EMSEG_FORMAT_UNKNOWN', 'text.tif');
+    expectEmsegError(() => readTiffInfo(text, { name: 'text.tif' }), 'EMSEG_FORMAT_UNKNOWN', 'text.tif');
   });
 
   it('IFD offset beyond the file, and a zero IFD offset', () => {
     const bad = good.slice();
     new DataView(bad.buffer).setUint32(4, bad.length + 100, true);
-    throwsCode(() => readTiffInfo(bad, { name: 'far.tif' }), 'EMSEG_FORMAT_TRUNCATED', 'far.tif');
+    expectEmsegError(() => readTiffInfo(bad, { name: 'far.tif' }), 'EMSEG_FORMAT_TRUNCATED', 'far.tif');
     new DataView(bad.buffer).setUint32(4, 0, true);
-    throwsCode(() => readTiffInfo(bad, { name: 'none.tif' }), 'EMSEG_FORMAT_BAD_HEADER', 'none.tif');
+    expectEmsegError(() => readTiffInfo(bad, { name: 'none.tif' }), 'EMSEG_FORMAT_BAD_HEADER', 'none.tif');
   });
 
   it('IFD cycles', () => {
@@ -393,13 +346,13 @@ describe('TIFF reader: bad input', () => {
     const ifd = v.getUint32(4, true);
     const n = v.getUint16(ifd, true);
     v.setUint32(ifd + 2 + n * 12, ifd, true);
-    throwsCode(() => readTiffInfo(file, { name: 'self.tif' }), 'EMSEG_FORMAT_BAD_HEADER', 'self.tif', /loops/);
+    expectEmsegError(() => readTiffInfo(file, { name: 'self.tif' }), 'EMSEG_FORMAT_BAD_HEADER', 'self.tif', /loops/);
     // Two IFDs pointing at each other.
     const two = buildTiff([page8(2, 2), page8(2, 2)]);
     const tv = new DataView(two.buffer);
     const first = tv.getUint32(4, true);
     tv.setUint32(two.length - 4, first, true);
-    throwsCode(() => readTiffInfo(two, { name: 'pair.tif' }), 'EMSEG_FORMAT_BAD_HEADER', 'pair.tif', /loops/);
+    expectEmsegError(() => readTiffInfo(two, { name: 'pair.tif' }), 'EMSEG_FORMAT_BAD_HEADER', 'pair.tif', /loops/);
   });
 
   it('declared 100000 x 100000 is refused before any allocation', () => {
@@ -410,10 +363,10 @@ describe('TIFF reader: bad input', () => {
     assert.equal(v.getUint16(22, true), 257);
     v.setUint32(18, 100_000, true);
     v.setUint32(30, 100_000, true);
-    throwsCode(() => readTiffInfo(file, { name: 'huge.tif' }), 'EMSEG_IMAGE_TOO_LARGE', 'huge.tif');
-    throwsCode(() => readTiffPixels(file, { name: 'huge.tif' }), 'EMSEG_IMAGE_TOO_LARGE', 'huge.tif');
+    expectEmsegError(() => readTiffInfo(file, { name: 'huge.tif' }), 'EMSEG_IMAGE_TOO_LARGE', 'huge.tif');
+    expectEmsegError(() => readTiffPixels(file, { name: 'huge.tif' }), 'EMSEG_IMAGE_TOO_LARGE', 'huge.tif');
     v.setUint32(18, 0, true);
-    throwsCode(() => readTiffInfo(file, { name: 'zero.tif' }), 'EMSEG_FORMAT_BAD_HEADER', 'zero.tif');
+    expectEmsegError(() => readTiffInfo(file, { name: 'zero.tif' }), 'EMSEG_FORMAT_BAD_HEADER', 'zero.tif');
   });
 
   it('compressed pixels: typed unsupported error naming the compression', () => {
@@ -423,12 +376,12 @@ describe('TIFF reader: bad input', () => {
     })));
     const info = readTiffInfo(lzw, { name: 'lzw.tif' });
     assert.equal(info.compression, 5);
-    throwsCode(() => readTiffPixels(lzw, { name: 'lzw.tif' }), 'EMSEG_FORMAT_UNSUPPORTED', 'lzw.tif', /LZW/);
+    expectEmsegError(() => readTiffPixels(lzw, { name: 'lzw.tif' }), 'EMSEG_FORMAT_UNSUPPORTED', 'lzw.tif', /LZW/);
   });
 
   it('strip offsets pointing past the end', () => {
     const file = buildTiff([page8(4, 4, [])]);
     const bad = buildTiff([{ ...page8(4, 4), tags: page8(4, 4).tags.map((t) => (t.tag === 273 ? { ...t, values: [file.length + 10] } : t)) }]);
-    throwsCode(() => readTiffPixels(bad, { name: 'strip.tif' }), 'EMSEG_FORMAT_TRUNCATED', 'strip.tif');
+    expectEmsegError(() => readTiffPixels(bad, { name: 'strip.tif' }), 'EMSEG_FORMAT_TRUNCATED', 'strip.tif');
   });
 });

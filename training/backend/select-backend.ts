@@ -1,0 +1,70 @@
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { EmsegError } from '../../core/errors.ts';
+import { convGradientKernels } from './conv-gradients.ts';
+import { segmentKernels } from './unsorted-segment-sum.ts';
+
+export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+
+export interface BackendInfo {
+  /** tfjs backend name in use: 'tensorflow' (tfjs-node or tfjs-node-gpu), 'wasm' or 'cpu'. */
+  name: string;
+  /** Human-readable description for logs, e.g. 'tfjs-node-gpu (CUDA)' or 'wasm (SIMD, 1 thread)'. */
+  description: string;
+}
+
+let registered = false;
+
+/**
+ * Our kernels for wasm, replacing the missing and the slow ones. The cpu backend keeps tfjs's own
+ * direct-loop kernels: it is the independent reference the tests compare against.
+ */
+function registerEmsegKernels(): void {
+  if (registered) return;
+  registered = true;
+  for (const config of [...convGradientKernels('wasm'), ...segmentKernels('wasm')]) {
+    if (tf.getKernel(config.kernelName, 'wasm')) tf.unregisterKernel(config.kernelName, 'wasm');
+    tf.registerKernel(config);
+  }
+}
+
+async function tryNative(): Promise<BackendInfo | null> {
+  // Optional accelerators: used when the user has installed them, never required.
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      await import(pkg);
+      if (await tf.setBackend('tensorflow')) return { name: 'tensorflow', description: `${pkg.replace('@tensorflow/', '')}${pkg.endsWith('gpu') ? ' (CUDA)' : ''}` };
+    } catch {
+      // not installed
+    }
+  }
+  return null;
+}
+
+/**
+ * Select the training backend: 'auto' takes tfjs-node-gpu, then tfjs-node when installed, else wasm.
+ * wasm gets emseg's gradient kernels (missing or slow upstream). Throws a typed error when an
+ * explicitly requested backend cannot start.
+ */
+export async function selectBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
+  registerEmsegKernels();
+  if (choice === 'auto' || choice === 'tensorflow') {
+    const native = await tryNative();
+    if (native) return native;
+    if (choice === 'tensorflow') {
+      throw new EmsegError('EMSEG_INVALID_ARGUMENT', 'backend "tensorflow" needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu installed (npm install @tensorflow/tfjs-node-gpu)');
+    }
+  }
+  if (choice === 'cpu') {
+    await tf.setBackend('cpu');
+    return { name: 'cpu', description: 'cpu (pure JavaScript, slow; for checks)' };
+  }
+  const require = createRequire(import.meta.url);
+  setWasmPaths(`${dirname(require.resolve('@tensorflow/tfjs-backend-wasm'))}/`);
+  if (!(await tf.setBackend('wasm'))) throw new EmsegError('EMSEG_INVALID_ARGUMENT', 'the wasm backend failed to start');
+  await tf.ready();
+  const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+  return { name: 'wasm', description: `wasm (${simd ? 'SIMD' : 'no SIMD'}, 1 thread per process)` };
+}
