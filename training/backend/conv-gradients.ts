@@ -10,7 +10,8 @@ import { KernelScope } from './kernel-calls.ts';
  * - Filter gradient as ONE matrix product: dW[(kh,kw,ci), co] = colsT[(kh,kw,ci), p] . dy[p, co],
  *   where colsT is the im2col matrix built already transposed (channel-major slices of the padded
  *   input, split into stride phases), because MatMul is fast only without transposed operands
- *   (transposeA runs at ~2 GFLOP/s) and strided slices are slow.
+ *   (transposeA runs at ~2 GFLOP/s) and strided slices are slow. For strided convolutions the
+ *   im2col matrix comes from a depthwise convolution with one-hot taps instead (3x faster there).
  * - Input gradient as a forward convolution of the output gradient with the spatially flipped,
  *   in/out-swapped filter; strides > 1 insert zeros between output-gradient pixels first.
  * NHWC only, dilation 1 (tfjs has no gradient for dilated convolutions either).
@@ -23,6 +24,29 @@ function convInfo(xShape: [number, number, number, number], filterShape: [number
   return backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad as never, attrs.dimRoundingMode as never, false, 'channelsLast');
 }
 
+interface WasmOutputs {
+  makeOutput(shape: number[], dtype: 'float32', memoryOffset: number | undefined, values: Float32Array): TensorInfo;
+}
+
+const tapCache = new WeakMap<KernelBackend, Map<string, TensorInfo>>();
+
+/** Depthwise filter [kh, kw, ci, kh*kw] with out[c*kh*kw + t] = the input at tap t (kept per backend). */
+function oneHotTaps(backend: KernelBackend, kh: number, kw: number, ci: number): TensorInfo {
+  let cache = tapCache.get(backend);
+  if (!cache) tapCache.set(backend, (cache = new Map()));
+  const key = `${kh}x${kw}x${ci}`;
+  let t = cache.get(key);
+  if (!t) {
+    const k = kh * kw;
+    const values = new Float32Array(kh * kw * ci * k);
+    for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) for (let c = 0; c < ci; c++) values[((i * kw + j) * ci + c) * k + i * kw + j] = 1;
+    // Created once and never freed: a few KB per layer shape.
+    t = (backend as unknown as WasmOutputs).makeOutput([kh, kw, ci, k], 'float32', undefined, values);
+    cache.set(key, t);
+  }
+  return t;
+}
+
 export function conv2dBackpropFilter(backendName: string): KernelFunc {
   return ({ inputs, backend, attrs = {} }) => {
     const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
@@ -32,6 +56,15 @@ export function conv2dBackpropFilter(backendName: string): KernelFunc {
     const { top, bottom, left, right } = info.padInfo;
     const s = new KernelScope(backend as KernelBackend, backendName);
     try {
+      if (sh > 1 || sw > 1) {
+        // Strided: im2col by a depthwise convolution with one-hot taps (XNNPACK, stride built in),
+        // cols [p, (ci, tap)]; then dW^T = dy^T . cols, with only dy (co channels) transposed.
+        const taps = oneHotTaps(backend as KernelBackend, kh, kw, ci);
+        const cols = s.run('DepthwiseConv2dNative', { x, filter: taps }, { strides: [sh, sw], pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dataFormat: 'NHWC', dilations: [1, 1] });
+        const dyT = s.transpose(s.reshape(dy, [n * oh * ow, co]), [1, 0]);
+        const product = s.run('BatchMatMul', { a: s.reshape(dyT, [1, co, n * oh * ow]), b: s.reshape(cols, [1, n * oh * ow, ci * kh * kw]) }, { transposeA: false, transposeB: false });
+        return s.finish(s.transpose(s.reshape(product, [co, ci, kh, kw]), [2, 3, 1, 0]));
+      }
       // Pad, and round the padded size up to a multiple of the stride so it splits into phases.
       const hp = Math.ceil((info.inHeight + top + bottom) / sh) * sh;
       const wp = Math.ceil((info.inWidth + left + right) / sw) * sw;

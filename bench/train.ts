@@ -1,0 +1,17 @@
+// `npm run bench:train`: training-step speed of the ResNet-18-style benchmark backbone, on one core
+// and data-parallel on both cores (one replica per worker thread, gradients averaged every step).
+import { DataParallel } from '../training/parallel/data-parallel.ts';
+import { benchTrainStep } from './train-step.bench.ts';
+
+const single = await benchTrainStep('wasm', 5);
+console.log(JSON.stringify(single));
+for (const workers of [1, 2]) {
+  const dp = await DataParallel.start(new URL('./train-step-replica.ts', import.meta.url).href, { backend: 'wasm', lr: 1e-3 }, workers);
+  await dp.step(Array.from({ length: workers }, (_, i) => i)); // warm-up
+  const steps = 5;
+  const t = performance.now();
+  for (let s = 0; s < steps; s++) await dp.step(Array.from({ length: workers }, (_, i) => 100 + s * workers + i));
+  const ms = (performance.now() - t) / steps;
+  console.log(JSON.stringify({ bench: 'data-parallel train step (same backbone, batch 1 per worker)', workers, ms_per_step: Math.round(ms), ms_per_image: Math.round(ms / workers), images_per_s: +((1000 * workers) / ms).toFixed(2), params: dp.paramCount }));
+  await dp.close();
+}
