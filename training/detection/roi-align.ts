@@ -1,0 +1,95 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Trainable RoIAlign with ONNX `RoiAlign` semantics (opset 16, coordinate_transformation_mode
+ * 'half_pixel', mode 'avg', fixed sampling_ratio) and detectron2's ROIAlignV2: the exporter emits
+ * the standard op and the two agree to float rounding. Sampling positions and bilinear weights are
+ * computed on the CPU (they depend only on the boxes); the features are gathered with `tf.gather`,
+ * whose gradient (UnsortedSegmentSum, provided by emseg on wasm) makes it trainable. tfjs has no
+ * gradient for cropAndResize, so this is written by hand.
+ */
+export interface RoiAlignOptions {
+  outputSize: number;
+  samplingRatio: number;
+  /** Feature stride relative to the image (boxes are in image pixels). */
+  spatialScale: number;
+}
+
+/** Indices into the flattened [H*W] map and weights, 4 neighbours x samples per output cell. */
+export function roiAlignPlan(boxes: ArrayLike<number>, height: number, width: number, o: RoiAlignOptions): { index: Int32Array; weight: Float32Array; perCell: number } {
+  const R = boxes.length / 4, P = o.outputSize, S = o.samplingRatio;
+  const perCell = S * S * 4;
+  const index = new Int32Array(R * P * P * perCell);
+  const weight = new Float32Array(R * P * P * perCell);
+  const norm = 1 / (S * S);
+  let k = 0;
+  for (let r = 0; r < R; r++) {
+    // half_pixel: shift by -0.5 after scaling.
+    const x1 = boxes[4 * r] * o.spatialScale - 0.5, y1 = boxes[4 * r + 1] * o.spatialScale - 0.5;
+    const x2 = boxes[4 * r + 2] * o.spatialScale - 0.5, y2 = boxes[4 * r + 3] * o.spatialScale - 0.5;
+    const binH = (y2 - y1) / P, binW = (x2 - x1) / P;
+    for (let ph = 0; ph < P; ph++) {
+      for (let pw = 0; pw < P; pw++) {
+        for (let iy = 0; iy < S; iy++) {
+          const yy = y1 + ph * binH + ((iy + 0.5) * binH) / S;
+          for (let ix = 0; ix < S; ix++) {
+            const xx = x1 + pw * binW + ((ix + 0.5) * binW) / S;
+            if (yy < -1 || yy > height || xx < -1 || xx > width) {
+              for (let q = 0; q < 4; q++) {
+                index[k] = 0;
+                weight[k++] = 0;
+              }
+              continue;
+            }
+            let y = Math.max(yy, 0), x = Math.max(xx, 0);
+            let yl = Math.floor(y), xl = Math.floor(x), yh: number, xh: number;
+            if (yl >= height - 1) {
+              yh = yl = height - 1;
+              y = yl;
+            } else yh = yl + 1;
+            if (xl >= width - 1) {
+              xh = xl = width - 1;
+              x = xl;
+            } else xh = xl + 1;
+            const ly = y - yl, lx = x - xl, hy = 1 - ly, hx = 1 - lx;
+            index[k] = yl * width + xl;
+            weight[k++] = hy * hx * norm;
+            index[k] = yl * width + xh;
+            weight[k++] = hy * lx * norm;
+            index[k] = yh * width + xl;
+            weight[k++] = ly * hx * norm;
+            index[k] = yh * width + xh;
+            weight[k++] = ly * lx * norm;
+          }
+        }
+      }
+    }
+  }
+  return { index, weight, perCell };
+}
+
+/** RoIAlign of `boxes` (xyxy image pixels, flat) on one image's feature map [1, H, W, C] -> [R, P, P, C]. */
+export function roiAlign(feature: tf.Tensor4D, boxes: ArrayLike<number>, o: RoiAlignOptions): tf.Tensor4D {
+  const [, H, W, C] = feature.shape;
+  const R = boxes.length / 4, P = o.outputSize;
+  if (R === 0) return tf.zeros([0, P, P, C]);
+  const { index, weight, perCell } = roiAlignPlan(boxes, H, W, o);
+  return tf.tidy(() => {
+    const flat = tf.reshape(feature, [H * W, C]);
+    const gathered = tf.gather(flat, tf.tensor1d(index, 'int32'));
+    const weighted = tf.mul(gathered, tf.tensor2d(weight, [weight.length, 1]));
+    return tf.reshape(tf.sum(tf.reshape(weighted, [R * P * P, perCell, C]), 1), [R, P, P, C]) as tf.Tensor4D;
+  });
+}
+
+/** FPN level of each box (detectron2's assign_boxes_to_levels: canonical 224 at level 4), clamped. */
+export function fpnLevels(boxes: ArrayLike<number>, minLevel: number, maxLevel: number, canonicalSize = 224, canonicalLevel = 4): Int32Array {
+  const R = boxes.length / 4;
+  const out = new Int32Array(R);
+  for (let r = 0; r < R; r++) {
+    const area = Math.max((boxes[4 * r + 2] - boxes[4 * r]) * (boxes[4 * r + 3] - boxes[4 * r + 1]), 0);
+    const level = Math.floor(canonicalLevel + Math.log2(Math.sqrt(area) / canonicalSize + 1e-8));
+    out[r] = Math.min(Math.max(level, minLevel), maxLevel);
+  }
+  return out;
+}
