@@ -5,6 +5,7 @@ import { datasetCommand, datasetUsage } from './commands/dataset.ts';
 import { evalCommand, evalUsage } from './commands/eval.ts';
 import { infoCommand, infoUsage } from './commands/info.ts';
 import { synthCommand, synthUsage } from './commands/synth.ts';
+import { trainCommand, trainUsage } from './commands/train.ts';
 import { UsageError } from './usage-error.ts';
 
 type Command = { run: (argv: string[], out: (text: string) => void) => Promise<number>; usage: string; summary: string };
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, Command> = {
   info: { run: infoCommand, usage: infoUsage, summary: 'format, size, pixel type and calibration (nm/px) of EM images' },
   dataset: { run: datasetCommand, usage: datasetUsage, summary: 'check, summarise and split COCO datasets' },
   synth: { run: synthCommand, usage: synthUsage, summary: 'generate synthetic TEM vesicle or HAADF nanorod datasets (16-bit TIFF + COCO)' },
+  train: { run: trainCommand, usage: trainUsage, summary: 'train a rotated Faster R-CNN (tfjs; wasm, or tfjs-node when installed)' },
   convert: { run: convertCommand, usage: convertUsage, summary: 'convert label images, masks, LabelImg/roLabelImg XML, Labelbox JSON to COCO' },
 };
 

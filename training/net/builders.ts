@@ -19,8 +19,8 @@ export class SpecBuilder {
     return c;
   }
 
-  conv(name: string, input: string, outChannels: number, kernel: number, stride = 1, opts: { bias?: boolean; init?: 'he' | { std: number }; biasInit?: number; shareWith?: string } = {}): string {
-    const total = kernel - 1;
+  conv(name: string, input: string, outChannels: number, kernel: number, stride = 1, opts: { bias?: boolean; init?: 'he' | { std: number }; biasInit?: number; shareWith?: string; padding?: 'same' | 'valid' } = {}): string {
+    const total = opts.padding === 'valid' ? 0 : kernel - 1;
     // "same" padding as detectron2 (kernel // 2 on each side); stride-2 layers then halve exactly.
     const p = Math.floor(total / 2);
     const output = name;

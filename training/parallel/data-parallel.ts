@@ -52,6 +52,13 @@ export class DataParallel {
     return ((await p) as { values: Float32Array }).values;
   }
 
+  /** Call any other method of one replica by name (e.g. evaluation, checkpoint state). */
+  async call(worker: number, method: string, ...args: unknown[]): Promise<unknown> {
+    const p = once(this.workers[worker], 'result');
+    this.workers[worker].postMessage({ type: 'call', method, args });
+    return ((await p) as { value: unknown }).value;
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }

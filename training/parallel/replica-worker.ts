@@ -22,9 +22,23 @@ let slots: Float32Array[] = [];
 const avg = new Float32Array(P);
 const port = parentPort!;
 
-port.on('message', (msg: { type: 'attach'; shared: SharedArrayBuffer } | { type: 'step'; shard: unknown } | { type: 'apply' } | { type: 'parameters' }) => {
+type Message =
+  | { type: 'attach'; shared: SharedArrayBuffer }
+  | { type: 'step'; shard: unknown }
+  | { type: 'apply' }
+  | { type: 'parameters' }
+  | { type: 'call'; method: string; args: unknown[] };
+
+port.on('message', (msg: Message) => {
   if (msg.type === 'parameters') {
     port.postMessage({ type: 'parameters', values: replica.parameters() });
+    return;
+  }
+  if (msg.type === 'call') {
+    // Any other method of the replica (evaluation, checkpoint state), by name.
+    const fn = (replica as unknown as Record<string, (...a: unknown[]) => unknown>)[msg.method];
+    if (typeof fn !== 'function') throw new Error(`replica has no method ${msg.method}`);
+    port.postMessage({ type: 'result', value: fn.apply(replica, msg.args) });
     return;
   }
   if (msg.type === 'attach') {

@@ -1,0 +1,80 @@
+import { parseArgs } from 'node:util';
+import { EmsegError } from '../../core/errors.ts';
+import { readTextFile } from '../../sdk-node/read-file.ts';
+import { parseJsonText } from '../../core/coco/json.ts';
+import { type BackendChoice, selectBackend } from '../../training/backend/select-backend.ts';
+import { DEFAULT_TRAIN, trainRotated } from '../../training/train-rotated.ts';
+import { loadRboxDataset } from '../../training/data/dataset.ts';
+import { UsageError } from '../usage-error.ts';
+
+export const trainUsage = `Usage: emseg train --task rotated-detection --train ANN.json [--val ANN.json] --out runs/NAME [options]
+
+Train a detector from a COCO dataset (images resolved relative to ANN.json). Resumes from
+runs/NAME/checkpoints/latest when it exists. Writes runs/NAME/config.json, metrics.jsonl (one JSON per
+log line and per validation) and checkpoints/{latest,best}.
+  --task T          rotated-detection (Faster R-CNN with rotated boxes; needs "rbox" annotations).
+                    instance-segmentation (Mask R-CNN) is not available yet in this version.
+  --max-steps N     optimisation steps (default ${DEFAULT_TRAIN.maxSteps}); or --epochs N
+  --seed S          seed for initialisation, data order and augmentation (default 0)
+  --backend B       auto (tfjs-node-gpu, tfjs-node when installed, else wasm), wasm, cpu, tensorflow
+  --workers N       1 or 2 data-parallel worker threads (default 2: both cores)
+  --lr X            base learning rate (default ${DEFAULT_TRAIN.lr}); --eval-period N (default ${DEFAULT_TRAIN.evalPeriod})
+  --config FILE     JSON overriding model settings (anchorSizes, rpn, roi, test, backbone...)`;
+
+export async function trainCommand(argv: string[], out: (text: string) => void): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        task: { type: 'string' }, train: { type: 'string' }, val: { type: 'string' }, out: { type: 'string' }, config: { type: 'string' },
+        epochs: { type: 'string' }, 'max-steps': { type: 'string' }, seed: { type: 'string', default: '0' }, backend: { type: 'string', default: 'auto' },
+        workers: { type: 'string', default: '2' }, lr: { type: 'string' }, 'eval-period': { type: 'string' }, 'log-period': { type: 'string' },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (values.task === 'instance-segmentation') {
+    throw new EmsegError('EMSEG_INVALID_ARGUMENT', 'instance-segmentation (Mask R-CNN) training is not available in this version of emseg yet; rotated-detection is');
+  }
+  if (values.task !== 'rotated-detection') throw new UsageError('--task must be rotated-detection (or instance-segmentation, not yet available)');
+  if (!values.train || !values.out) throw new UsageError('--train ANN.json and --out runs/NAME are required');
+  const num = (v: string | undefined, name: string, check: (n: number) => boolean): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!check(n)) throw new UsageError(`${name} has an invalid value "${v}"`);
+    return n;
+  };
+  const backend = values.backend as BackendChoice;
+  if (!['auto', 'wasm', 'cpu', 'tensorflow'].includes(backend)) throw new UsageError(`--backend must be auto, wasm, cpu or tensorflow, received "${backend}"`);
+  const workers = num(values.workers, '--workers', (n) => n === 1 || n === 2) as 1 | 2;
+  const seed = num(values.seed, '--seed', Number.isInteger)!;
+  let maxSteps = num(values['max-steps'], '--max-steps', (n) => Number.isInteger(n) && n > 0);
+  const epochs = num(values.epochs, '--epochs', (n) => Number.isInteger(n) && n > 0);
+  if (maxSteps === undefined && epochs !== undefined) {
+    const ds = await loadRboxDataset(values.train);
+    maxSteps = Math.ceil((epochs * ds.samples.length) / workers);
+  }
+  const config = values.config ? (parseJsonText(await readTextFile(values.config), values.config) as Record<string, unknown>) : undefined;
+  const info = await selectBackend(backend);
+  process.stderr.write(`emseg train: backend ${info.description}, ${workers} worker${workers > 1 ? 's' : ''}\n`);
+  const result = await trainRotated({
+    ...DEFAULT_TRAIN,
+    train: values.train,
+    val: values.val,
+    out: values.out,
+    seed,
+    backend,
+    workers,
+    maxSteps: maxSteps ?? DEFAULT_TRAIN.maxSteps,
+    lr: num(values.lr, '--lr', (n) => n > 0) ?? DEFAULT_TRAIN.lr,
+    evalPeriod: num(values['eval-period'], '--eval-period', (n) => Number.isInteger(n) && n > 0) ?? DEFAULT_TRAIN.evalPeriod,
+    logPeriod: num(values['log-period'], '--log-period', (n) => Number.isInteger(n) && n > 0) ?? DEFAULT_TRAIN.logPeriod,
+    config: config as never,
+    progress: (line) => process.stderr.write(`${line}\n`),
+  });
+  out(JSON.stringify({ out: values.out, steps: result.step, best: result.best }));
+  return 0;
+}

@@ -1,0 +1,45 @@
+import type { ResNetOptions } from '../net/builders.ts';
+
+/** Rotated Faster R-CNN (nanorods): typed config, with the defaults used by emseg's recipes. */
+export interface RotatedRcnnConfig {
+  task: 'rotated-detection';
+  classes: string[];
+  backbone: ResNetOptions;
+  fpnChannels: number;
+  /** Anchor size per pyramid level P2..P5 (pixels), one size per level as detectron2. */
+  anchorSizes: [number, number, number, number];
+  anchorRatios: number[];
+  rpn: {
+    batchPerImage: number;
+    positiveFraction: number;
+    iouThresholds: [number, number];
+    preNmsTopKTrain: number;
+    postNmsTopKTrain: number;
+    preNmsTopKTest: number;
+    postNmsTopKTest: number;
+    nmsThreshold: number;
+  };
+  roi: {
+    batchPerImage: number;
+    positiveFraction: number;
+    iouThreshold: number;
+    poolSize: number;
+    samplingRatio: number;
+    fcDim: number;
+  };
+  test: { scoreThreshold: number; nmsThreshold: number; detectionsPerImage: number };
+}
+
+export function defaultRotatedRcnnConfig(classes: string[]): RotatedRcnnConfig {
+  return {
+    task: 'rotated-detection',
+    classes,
+    backbone: { widths: [32, 64, 128, 256], blocks: [2, 2, 2, 2], norm: 'gn' },
+    fpnChannels: 64,
+    anchorSizes: [16, 32, 64, 128],
+    anchorRatios: [0.5, 1, 2],
+    rpn: { batchPerImage: 256, positiveFraction: 0.5, iouThresholds: [0.3, 0.7], preNmsTopKTrain: 2000, postNmsTopKTrain: 1000, preNmsTopKTest: 1000, postNmsTopKTest: 500, nmsThreshold: 0.7 },
+    roi: { batchPerImage: 256, positiveFraction: 0.25, iouThreshold: 0.5, poolSize: 7, samplingRatio: 2, fcDim: 256 },
+    test: { scoreThreshold: 0.05, nmsThreshold: 0.3, detectionsPerImage: 100 },
+  };
+}

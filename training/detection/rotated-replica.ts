@@ -1,0 +1,172 @@
+import * as tf from '@tensorflow/tfjs';
+import { type BackendChoice, selectBackend } from '../backend/select-backend.ts';
+import { augment, padTo, type AugmentOptions } from '../data/augment.ts';
+import { type RboxDataset, loadNormalizedImage, loadRboxDataset } from '../data/dataset.ts';
+import type { Replica } from '../parallel/replica.ts';
+import type { RotatedRcnnConfig } from './config.ts';
+import { type LossParts, type RotatedDetection, RotatedRcnn } from './rotated-rcnn.ts';
+
+export interface RotatedReplicaInit {
+  config: RotatedRcnnConfig;
+  train: string;
+  seed: number;
+  backend: BackendChoice;
+  momentum: number;
+  weightDecay: number;
+  clipNorm: number;
+  augment: AugmentOptions;
+}
+
+/** A training shard: which image, the augmentation seed, and the learning rate of this step. */
+export interface RotatedShard {
+  sample: number;
+  seed: number;
+  lr: number;
+}
+
+/**
+ * One replica of rotated Faster R-CNN training: loads (and caches) the training images, computes the
+ * loss gradient of one augmented image, and applies SGD with momentum and weight decay. Used in
+ * process for one worker and inside each worker thread for data parallelism.
+ */
+export class RotatedReplica implements Replica {
+  readonly paramCount: number;
+  private readonly vars: tf.Variable[];
+  private readonly sizes: number[];
+  private readonly momentum: tf.Variable[];
+  private readonly images = new Map<number, Float32Array>();
+  private readonly flat: Float32Array;
+  private lr = 0;
+  lastParts: Record<string, number> = {};
+
+  private constructor(
+    readonly model: RotatedRcnn,
+    readonly data: RboxDataset,
+    private readonly init: RotatedReplicaInit,
+  ) {
+    this.vars = [...model.params.values()];
+    this.sizes = this.vars.map((v) => v.size);
+    this.paramCount = this.sizes.reduce((a, b) => a + b, 0);
+    this.momentum = this.vars.map((v) => tf.variable(tf.zerosLike(v), false));
+    this.flat = new Float32Array(this.paramCount);
+  }
+
+  static async create(init: RotatedReplicaInit): Promise<RotatedReplica> {
+    await selectBackend(init.backend);
+    const data = await loadRboxDataset(init.train, init.config.classes);
+    return new RotatedReplica(RotatedRcnn.create(init.config, init.seed), data, init);
+  }
+
+  private async image(i: number): Promise<Float32Array> {
+    let img = this.images.get(i);
+    if (!img) {
+      img = await loadNormalizedImage(this.data.samples[i]);
+      this.images.set(i, img);
+    }
+    return img;
+  }
+
+  /** Images must be loaded before `gradients` (which is synchronous). */
+  async preload(indices: number[]): Promise<void> {
+    for (const i of indices) await this.image(i);
+  }
+
+  gradients(shard: unknown): { loss: number; grads: Float32Array } {
+    const { sample, seed, lr } = shard as RotatedShard;
+    this.lr = lr;
+    const s = this.data.samples[sample];
+    const img = this.images.get(sample);
+    if (!img) throw new Error(`image ${sample} not preloaded`);
+    const a = augment(img, s.width, s.height, s.rboxes, seed, this.init.augment);
+    const p = padTo(a.data, a.width, a.height);
+    const x = tf.tensor4d(p.data, [1, p.height, p.width, 1]);
+    const { value, grads } = tf.variableGrads(() => {
+      const parts: LossParts = this.model.losses(x, { rboxes: a.rboxes, classes: s.classes }, seed);
+      // Read the terms here: variableGrads frees every intermediate when it returns.
+      this.lastParts = Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, v.dataSync()[0]]));
+      return tf.addN(Object.values(parts)) as tf.Scalar;
+    }, this.vars);
+    const loss = value.dataSync()[0];
+    let off = 0;
+    for (const v of this.vars) {
+      this.flat.set(grads[v.name].dataSync() as Float32Array, off);
+      off += v.size;
+    }
+    tf.dispose([x, value, ...Object.values(grads)]);
+    return { loss, grads: this.flat };
+  }
+
+  /** SGD with momentum and L2 weight decay, after clipping the global gradient norm. */
+  apply(avg: Float32Array): void {
+    let sq = 0;
+    for (let i = 0; i < avg.length; i++) sq += avg[i] * avg[i];
+    const norm = Math.sqrt(sq);
+    const clip = Number.isFinite(norm) && norm > this.init.clipNorm ? this.init.clipNorm / norm : 1;
+    if (!Number.isFinite(norm)) return; // skip a step whose gradient overflowed
+    tf.tidy(() => {
+      let off = 0;
+      this.vars.forEach((v, i) => {
+        const g = tf.add(tf.mul(tf.tensor(avg.subarray(off, off + this.sizes[i]), v.shape), clip), tf.mul(v, this.init.weightDecay));
+        const m = tf.add(tf.mul(this.momentum[i], this.init.momentum), g);
+        this.momentum[i].assign(m);
+        v.assign(tf.sub(v, tf.mul(m, this.lr)));
+        off += this.sizes[i];
+      });
+    });
+  }
+
+  /** Loss terms of the last `gradients` call (for DataParallel's by-name calls). */
+  lastPartsOf(): Record<string, number> {
+    return this.lastParts;
+  }
+
+  parameters(): Float32Array {
+    return flatten(this.vars, this.paramCount);
+  }
+
+  /** Parameters and momentum, for checkpoints. */
+  state(): { params: Float32Array; momentum: Float32Array } {
+    return { params: this.parameters(), momentum: flatten(this.momentum, this.paramCount) };
+  }
+
+  load(state: { params: Float32Array; momentum: Float32Array }): void {
+    unflatten(this.vars, state.params);
+    unflatten(this.momentum, state.momentum);
+  }
+
+  predict(data: Float32Array, width: number, height: number): RotatedDetection[] {
+    const p = padTo(data, width, height);
+    const x = tf.tensor4d(p.data, [1, p.height, p.width, 1]);
+    try {
+      return this.model.predict(x, { width, height });
+    } finally {
+      x.dispose();
+    }
+  }
+}
+
+function flatten(vars: tf.Variable[], n: number): Float32Array {
+  const out = new Float32Array(n);
+  let off = 0;
+  for (const v of vars) {
+    out.set(v.dataSync() as Float32Array, off);
+    off += v.size;
+  }
+  return out;
+}
+
+function unflatten(vars: tf.Variable[], values: Float32Array): void {
+  let off = 0;
+  for (const v of vars) {
+    v.assign(tf.tensor(values.subarray(off, off + v.size), v.shape));
+    off += v.size;
+  }
+  if (off !== values.length) throw new Error(`checkpoint holds ${values.length} values, the model ${off}`);
+}
+
+/** Entry for DataParallel workers. */
+export async function createReplica(init: unknown): Promise<Replica> {
+  const r = await RotatedReplica.create(init as RotatedReplicaInit);
+  await r.preload(r.data.samples.map((_, i) => i));
+  return r;
+}

@@ -1,0 +1,29 @@
+import { SpecBuilder, fpn, resnet, rpnHead } from '../net/builders.ts';
+import type { NetSpec } from '../net/spec.ts';
+import type { RotatedRcnnConfig } from './config.ts';
+
+export const FPN_LEVELS = ['fpn.output2', 'fpn.output3', 'fpn.output4', 'fpn.output5'] as const;
+export const FPN_STRIDES = [4, 8, 16, 32] as const;
+
+/** Image -> pyramid features and RPN outputs (objectness [1,H,W,A], deltas [1,H,W,4A] per level). */
+export function backboneSpec(c: RotatedRcnnConfig): NetSpec {
+  const b = new SpecBuilder([{ name: 'image', channels: 1 }]);
+  const stages = resnet(b, 'image', c.backbone);
+  const p = fpn(b, stages, c.fpnChannels);
+  const heads = rpnHead(b, p, c.anchorRatios.length, 4);
+  return b.build([...p, ...heads.flat()]);
+}
+
+/**
+ * Box head on pooled RoI features [R, P, P, C]: two fully connected layers written as a PxP valid
+ * convolution and a 1x1 convolution (so the one network description covers them), then class logits
+ * (K + 1, background last) and class-agnostic oriented deltas (6: dx, dy, dw, dh, cos 2t, sin 2t).
+ */
+export function boxHeadSpec(c: RotatedRcnnConfig): NetSpec {
+  const b = new SpecBuilder([{ name: 'roi_features', channels: c.fpnChannels }]);
+  const fc1 = b.relu(b.conv('roi_heads.fc1', 'roi_features', c.roi.fcDim, c.roi.poolSize, 1, { bias: true, padding: 'valid' }));
+  const fc2 = b.relu(b.conv('roi_heads.fc2', fc1, c.roi.fcDim, 1, 1, { bias: true }));
+  const cls = b.conv('roi_heads.cls_score', fc2, c.classes.length + 1, 1, 1, { bias: true, init: { std: 0.01 } });
+  const deltas = b.conv('roi_heads.rbox_pred', fc2, 6, 1, 1, { bias: true, init: { std: 0.001 } });
+  return b.build([cls, deltas]);
+}
