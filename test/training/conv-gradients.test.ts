@@ -18,6 +18,8 @@ const cases: Case[] = [
   { x: [1, 16, 16, 1], k: 7, ci: 1, co: 8, stride: 2, pad: 3 },
   { x: [1, 7, 9, 2], k: 5, ci: 2, co: 2, stride: 1, pad: 'valid' },
   { x: [1, 10, 10, 2], k: 3, ci: 2, co: 3, stride: 3, pad: 'same' },
+  // A kernel covering the whole input: the fully connected special case (box head fc1).
+  { x: [5, 7, 7, 3], k: 7, ci: 3, co: 4, stride: 1, pad: 'valid' },
 ];
 
 function grads(c: Case, seed: number): { dx: Float32Array; dw: Float32Array } {

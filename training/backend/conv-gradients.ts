@@ -47,6 +47,12 @@ function oneHotTaps(backend: KernelBackend, kh: number, kw: number, ci: number):
   return t;
 }
 
+/** True for a convolution whose kernel covers its whole unpadded input (output 1 x 1): an FC layer. */
+function isFullyConnected(info: backend_util.Conv2DInfo): boolean {
+  const p = info.padInfo;
+  return info.outHeight === 1 && info.outWidth === 1 && info.filterHeight === info.inHeight && info.filterWidth === info.inWidth && !p.top && !p.bottom && !p.left && !p.right;
+}
+
 export function conv2dBackpropFilter(backendName: string): KernelFunc {
   return ({ inputs, backend, attrs = {} }) => {
     const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
@@ -56,6 +62,13 @@ export function conv2dBackpropFilter(backendName: string): KernelFunc {
     const { top, bottom, left, right } = info.padInfo;
     const s = new KernelScope(backend as KernelBackend, backendName);
     try {
+      if (isFullyConnected(info)) {
+        // A kernel covering the whole (unpadded) input is a fully connected layer: dW = x^T . dy.
+        const k = kh * kw * ci;
+        const xT = s.transpose(s.reshape(x, [n, k]), [1, 0]);
+        const product = s.run('BatchMatMul', { a: s.reshape(xT, [1, k, n]), b: s.reshape(dy, [1, n, co]) }, { transposeA: false, transposeB: false });
+        return s.finish(s.reshape(product, [kh, kw, ci, co]));
+      }
       if (sh > 1 || sw > 1) {
         // Strided: im2col by a depthwise convolution with one-hot taps (XNNPACK, stride built in),
         // cols [p, (ci, tap)]; then dW^T = dy^T . cols, with only dy (co channels) transposed.
@@ -108,6 +121,13 @@ export function conv2dBackpropInput(backendName: string): KernelFunc {
     const { top, left } = info.padInfo;
     const s = new KernelScope(backend as KernelBackend, backendName);
     try {
+      if (isFullyConnected(info)) {
+        // Fully connected: dx = dy . W^T (the zero-padded correlation below would do 49x the work for a 7x7 head).
+        const k = kh * kw * info.inChannels;
+        const wT = s.transpose(s.reshape(filter, [k, co]), [1, 0]);
+        const product = s.run('BatchMatMul', { a: s.reshape(dy, [1, n, co]), b: s.reshape(wT, [1, co, k]) }, { transposeA: false, transposeB: false });
+        return s.finish(s.reshape(product, [n, ih, iw, info.inChannels]));
+      }
       let g = dy;
       // Zero-insertion for strides: [n, oh, 1, ow, 1, co] padded to [n, oh, sh, ow, sw, co].
       if (sh > 1 || sw > 1) {

@@ -39,7 +39,7 @@ export function defaultRotatedRcnnConfig(classes: string[]): RotatedRcnnConfig {
     anchorSizes: [16, 32, 64, 128],
     anchorRatios: [0.5, 1, 2],
     rpn: { batchPerImage: 256, positiveFraction: 0.5, iouThresholds: [0.3, 0.7], preNmsTopKTrain: 2000, postNmsTopKTrain: 1000, preNmsTopKTest: 1000, postNmsTopKTest: 500, nmsThreshold: 0.7 },
-    roi: { batchPerImage: 256, positiveFraction: 0.25, iouThreshold: 0.5, poolSize: 7, samplingRatio: 2, fcDim: 256 },
+    roi: { batchPerImage: 256, positiveFraction: 0.25, iouThreshold: 0.5, poolSize: 7, samplingRatio: 1, fcDim: 256 },
     test: { scoreThreshold: 0.05, nmsThreshold: 0.3, detectionsPerImage: 100 },
   };
 }
