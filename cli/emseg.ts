@@ -4,6 +4,7 @@ import { convertCommand, convertUsage } from './commands/convert.ts';
 import { datasetCommand, datasetUsage } from './commands/dataset.ts';
 import { evalCommand, evalUsage } from './commands/eval.ts';
 import { infoCommand, infoUsage } from './commands/info.ts';
+import { predictCommand, predictUsage } from './commands/predict.ts';
 import { synthCommand, synthUsage } from './commands/synth.ts';
 import { trainCommand, trainUsage } from './commands/train.ts';
 import { UsageError } from './usage-error.ts';
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, Command> = {
   dataset: { run: datasetCommand, usage: datasetUsage, summary: 'check, summarise and split COCO datasets' },
   synth: { run: synthCommand, usage: synthUsage, summary: 'generate synthetic TEM vesicle or HAADF nanorod datasets (16-bit TIFF + COCO)' },
   train: { run: trainCommand, usage: trainUsage, summary: 'train a rotated Faster R-CNN (tfjs; wasm, or tfjs-node when installed)' },
+  predict: { run: predictCommand, usage: predictUsage, summary: 'run or evaluate a trained checkpoint with tfjs' },
   convert: { run: convertCommand, usage: convertUsage, summary: 'convert label images, masks, LabelImg/roLabelImg XML, Labelbox JSON to COCO' },
 };
 

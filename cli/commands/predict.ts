@@ -1,0 +1,35 @@
+import { parseArgs } from 'node:util';
+import { evalReport } from '../../core/eval/report.ts';
+import type { BackendChoice } from '../../training/backend/select-backend.ts';
+import { evaluateModel, loadTrainedModel, predictFile } from '../../training/predict.ts';
+import { UsageError } from '../usage-error.ts';
+
+export const predictUsage = `Usage: emseg predict CHECKPOINT_DIR IMAGE... [--json] | emseg predict CHECKPOINT_DIR --data ANN.json [--max-dets N]
+
+Run a trained checkpoint (runs/NAME/checkpoints/best) with tfjs, the reference the exported ONNX
+models are checked against. With images: one result per image {file, width, height, pixelSize,
+instances: [{label, score, box, rbox}]}. With --data: rbox COCO evaluation on that dataset as JSON.
+  --backend B   auto, wasm, cpu, tensorflow (default auto)`;
+
+export async function predictCommand(argv: string[], out: (text: string) => void): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, data: { type: 'string' }, 'max-dets': { type: 'string', default: '300' }, backend: { type: 'string', default: 'auto' } }, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const [checkpoint, ...images] = positionals;
+  if (!checkpoint) throw new UsageError('give a checkpoint folder');
+  const model = await loadTrainedModel(checkpoint, values.backend as BackendChoice);
+  if (values.data) {
+    const result = await evaluateModel(model, values.data, Number(values['max-dets']));
+    out(JSON.stringify(evalReport(result)));
+    return 0;
+  }
+  if (images.length === 0) throw new UsageError('give images or --data ANN.json');
+  const results = [];
+  for (const file of images) results.push({ file, ...(await predictFile(model, file)) });
+  out(values.json ? JSON.stringify(results) : results.map((r) => `${r.file}: ${r.instances.length} objects`).join('\n'));
+  return 0;
+}
