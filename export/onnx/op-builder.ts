@@ -21,12 +21,22 @@ export interface OpOptions {
 export class OpBuilder {
   readonly nodes: NodeProto[] = [];
   private counter = 0;
+  /** Scalar constants already emitted, by type and value: one Constant node each, not one per use. */
+  private readonly scalars = new Map<string, string>();
 
   /** `prefix` keeps names unique when several builders feed one model (e.g. a Loop body). */
   constructor(readonly prefix: string) {}
 
   fresh(hint = 'v'): string {
     return `${this.prefix}${hint}_${this.counter++}`;
+  }
+
+  /**
+   * A builder for a subgraph (Loop or If body) whose names cannot clash with this one's. Subgraph
+   * nodes may read this builder's values by name (ONNX's outer-scope references).
+   */
+  child(hint: string): OpBuilder {
+    return new OpBuilder(`${this.fresh(hint)}_`);
   }
 
   /** Any op; returns its output names. */
@@ -61,7 +71,14 @@ export class OpBuilder {
   }
 
   scalar(type: TensorElementType, value: number | boolean, hint = 'const'): string {
-    return this.constant(type, [], [Number(value)], hint);
+    // Object.is-style key: keeps -0 and 0 apart.
+    const key = `${type}:${Object.is(value, -0) ? '-0' : String(Number(value))}`;
+    let name = this.scalars.get(key);
+    if (name === undefined) {
+      name = this.constant(type, [], [Number(value)], hint);
+      this.scalars.set(key, name);
+    }
+    return name;
   }
 
   /** A 1-D int64 constant, the form shape, axes and slice arguments take. */
@@ -113,5 +130,13 @@ export class OpBuilder {
   }
   reduceMax(x: string, axes: readonly number[], keepdims: boolean): string {
     return this.op('ReduceMax', [x], [attr.ints('axes', axes), attr.int('keepdims', keepdims ? 1 : 0)]);
+  }
+  /** `[0, 1, ..., limit - 1]` (int64) for a scalar int64 `limit`. */
+  range(limit: string): string {
+    return this.op('Range', [this.scalar('int64', 0, 'zero'), limit, this.scalar('int64', 1, 'one')]);
+  }
+  /** A tensor of the (1-D int64) `shape` filled with `value`. */
+  filled(shape: string, type: TensorElementType, value: number | boolean): string {
+    return this.op('ConstantOfShape', [shape], [attr.tensor('value', makeTensor('value', type, [1], [Number(value)]))]);
   }
 }
