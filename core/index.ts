@@ -42,3 +42,5 @@ export * from './formats/tiff.ts';
 export * from './formats/tiff-write.ts';
 export * from './formats/hdf5.ts';
 export * from './formats/emd.ts';
+export * from './measure/object-measurements.ts';
+export * from './measure/class-statistics.ts';
