@@ -140,6 +140,19 @@ export function emitSpec(g: GraphContext, spec: NetSpec, params: SpecWeights, in
         ], n.output);
         break;
       }
+      case 'deconv2x': {
+        // tfjs conv2dTranspose weight [2, 2, co, ci] -> ONNX ConvTranspose [ci, co, 2, 2]; kernel =
+        // stride, so no output pixel sums overlapping taps and no flip is involved.
+        const [ci, co] = [n.inChannels, n.outChannels];
+        const w = initializer(`${n.name}.weight`, [ci, co, 2, 2], (x) => {
+          const t = new Float32Array(x.length);
+          for (let kh = 0; kh < 2; kh++) for (let kw = 0; kw < 2; kw++) for (let o = 0; o < co; o++) for (let i = 0; i < ci; i++) t[((i * co + o) * 2 + kh) * 2 + kw] = x[((kh * 2 + kw) * co + o) * ci + i];
+          return t;
+        });
+        const bias = initializer(`${n.name}.bias`, [co]);
+        out = b.op('ConvTranspose', [get(n.input), w, bias], [attr.ints('kernel_shape', [2, 2]), attr.ints('strides', [2, 2])], n.output);
+        break;
+      }
       case 'upsample2x':
         // tfjs resizeNearestNeighbor (no align corners, no half-pixel centres) reads source row
         // floor(dst * in / out) = floor(dst / 2): ONNX's 'asymmetric' transform with 'floor'.

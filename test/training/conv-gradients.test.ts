@@ -33,12 +33,34 @@ function grads(c: Case, seed: number): { dx: Float32Array; dw: Float32Array } {
   });
 }
 
+/** Gradients through a 2x2 stride-2 transposed convolution (the mask head's upsampling). */
+function deconvGrads(): { dx: Float32Array; dw: Float32Array } {
+  return tf.tidy(() => {
+    const x = tf.randomNormal([2, 5, 6, 4], 0, 1, 'float32', 31) as tf.Tensor4D;
+    const w = tf.randomNormal([2, 2, 3, 4], 0, 1, 'float32', 32) as tf.Tensor4D;
+    const f = (xx: tf.Tensor4D, ww: tf.Tensor4D) => tf.conv2dTranspose(xx, ww, [2, 10, 12, 3], 2, 'valid').square().sum();
+    const [dx, dw] = tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)([x, w]);
+    return { dx: dx.dataSync() as Float32Array, dw: dw.dataSync() as Float32Array };
+  });
+}
+
 describe('wasm convolution gradient kernels', () => {
   const reference: { dx: Float32Array; dw: Float32Array }[] = [];
+  let deconvReference: { dx: Float32Array; dw: Float32Array };
   before(async () => {
     await tf.setBackend('cpu');
     cases.forEach((c, i) => reference.push(grads(c, 100 + i)));
+    deconvReference = deconvGrads();
     await selectBackend('wasm');
+  });
+
+  it('equal the cpu backend through a transposed convolution (forward uses the input-gradient kernel)', () => {
+    const got = deconvGrads();
+    for (const key of ['dx', 'dw'] as const) {
+      let max = 0;
+      for (let j = 0; j < got[key].length; j++) max = Math.max(max, Math.abs(got[key][j] - deconvReference[key][j]));
+      assert.ok(max < 1e-4, `${key}: max diff ${max}`);
+    }
   });
 
   it('equal the direct definition (cpu backend) for strides 1-3, same/valid/explicit padding, 1x1 to 7x7', () => {

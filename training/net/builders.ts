@@ -60,6 +60,12 @@ export class SpecBuilder {
     return output;
   }
 
+  deconv2x(name: string, input: string, outChannels: number): string {
+    this.nodes.push({ op: 'deconv2x', name, input, output: name, inChannels: this.ch(input), outChannels });
+    this.channels.set(name, outChannels);
+    return name;
+  }
+
   upsample2x(input: string, output: string): string {
     this.nodes.push({ op: 'upsample2x', input, output });
     this.channels.set(output, this.ch(input));

@@ -25,7 +25,8 @@ export function initialValue(p: ParamSpec, rand: () => number): Float32Array {
   if (init === 'zeros') return new Float32Array(n);
   if (init === 'ones') return new Float32Array(n).fill(1);
   if (init === 'he') {
-    // He (Kaiming) normal, fan-in = kh * kw * ci for a [kh, kw, ci, co] weight.
+    // He (Kaiming) normal with fan-in kh * kw * ci ([kh, kw, ci, co] weights; for deconv2x's
+    // [2, 2, co, ci] the last axis is ci, and fan-in is taken as 2 * 2 * ci the same way).
     const fanIn = p.shape.slice(0, -1).reduce((a, b) => a * b, 1);
     return normals(n, Math.sqrt(2 / fanIn), rand);
   }
@@ -90,6 +91,12 @@ export function runNet(spec: NetSpec, params: NetParams, inputs: Record<string, 
         const [t, b, l, r] = n.pad;
         const padded = tf.pad(get(n.input), [[0, 0], [t, b], [l, r], [0, 0]], -Infinity);
         values.set(n.output, tf.maxPool(padded, n.kernel, n.stride, 'valid'));
+        break;
+      }
+      case 'deconv2x': {
+        const x = get(n.input);
+        const y = tf.conv2dTranspose(x, param(`${n.name}.weight`) as tf.Tensor4D, [x.shape[0], x.shape[1] * 2, x.shape[2] * 2, n.outChannels], 2, 'valid');
+        values.set(n.output, tf.add(y, param(`${n.name}.bias`)) as tf.Tensor4D);
         break;
       }
       case 'upsample2x': {

@@ -31,7 +31,9 @@ export type NetNode =
   | { op: 'add'; inputs: [string, string]; output: string }
   | { op: 'maxpool'; input: string; output: string; kernel: number; stride: number; pad: [number, number, number, number] }
   /** Nearest-neighbour 2x upsampling (FPN top-down path). */
-  | { op: 'upsample2x'; input: string; output: string };
+  | { op: 'upsample2x'; input: string; output: string }
+  /** 2x2 transposed convolution with stride 2 (mask head upsampling), weight [2, 2, co, ci] as tfjs. */
+  | { op: 'deconv2x'; name: string; input: string; output: string; inChannels: number; outChannels: number };
 
 export interface NetSpec {
   /** Network inputs: name and channel count (NHWC, any N, H, W). */
@@ -60,6 +62,8 @@ export function paramsOf(spec: NetSpec): ParamSpec[] {
       if (n.shareWith) continue;
       out.push({ name: `${n.name}.weight`, shape: [n.kernel, n.kernel, n.inChannels, n.outChannels], init: n.init });
       if (n.bias) out.push({ name: `${n.name}.bias`, shape: [n.outChannels], init: n.biasInit === undefined ? 'zeros' : { constant: n.biasInit } });
+    } else if (n.op === 'deconv2x') {
+      out.push({ name: `${n.name}.weight`, shape: [2, 2, n.outChannels, n.inChannels], init: 'he' }, { name: `${n.name}.bias`, shape: [n.outChannels], init: 'zeros' });
     } else if (n.op === 'groupnorm') {
       out.push({ name: `${n.name}.gamma`, shape: [n.channels], init: 'ones' }, { name: `${n.name}.beta`, shape: [n.channels], init: 'zeros' });
     }
@@ -103,6 +107,12 @@ export function validateSpec(spec: NetSpec): void {
         const c = need(n.input, label);
         if (c !== n.channels || c % n.groups !== 0) throw new Error(`net spec: ${label}: ${c} channels in ${n.groups} groups`);
         define(n.output, c, label);
+        break;
+      }
+      case 'deconv2x': {
+        const c = need(n.input, label);
+        if (c !== n.inChannels) throw new Error(`net spec: ${label} expects ${n.inChannels} input channels, "${n.input}" has ${c}`);
+        define(n.output, n.outChannels, label);
         break;
       }
       case 'add': {
