@@ -8,20 +8,24 @@ import { DEFAULT_NORMALIZATION, normalizeImage } from '../core/preprocess/normal
 import { readImage } from '../sdk-node/read-image.ts';
 import { type BackendChoice, selectBackend } from './backend/select-backend.ts';
 import { loadCheckpoint } from './checkpoint.ts';
-import { padTo } from './data/augment.ts';
 import { loadRboxDataset } from './data/dataset.ts';
-import type { RotatedRcnnConfig } from './detection/config.ts';
+import { loadInstanceDataset } from './data/instances.ts';
+import { MaskRcnn } from './detection/mask-rcnn.ts';
+import { type DetectorConfig, predictGeneric } from './detection/replica.ts';
 import { RotatedRcnn } from './detection/rotated-rcnn.ts';
 import { initParams } from './net/run-tfjs.ts';
-import { backboneSpec, boxHeadSpec } from './detection/specs.ts';
+import { modelSpecs } from './train.ts';
+import type { CocoRle } from '../core/mask/coco-segmentation.ts';
 
 /** One detected object, in the shape the SDKs return. */
 export interface Instance {
   label: string;
   score: number;
-  /** Axis-aligned [x1, y1, x2, y2] in pixels (the rotated box's enclosing box). */
+  /** Axis-aligned [x1, y1, x2, y2] in pixels (for rotated boxes, their enclosing box). */
   box: [number, number, number, number];
   rbox?: RotatedBox;
+  /** Instance mask (compressed COCO RLE at the image size), for instance segmentation. */
+  mask?: CocoRle;
 }
 
 export interface ImageResult {
@@ -32,51 +36,54 @@ export interface ImageResult {
 }
 
 /** A trained model from a checkpoint folder (e.g. runs/NAME/checkpoints/best), on the selected backend. */
-export async function loadTrainedModel(dir: string, backend: BackendChoice = 'auto'): Promise<RotatedRcnn> {
+export type TrainedModel = RotatedRcnn | MaskRcnn;
+
+export async function loadTrainedModel(dir: string, backend: BackendChoice = 'auto'): Promise<TrainedModel> {
   await selectBackend(backend);
   const { manifest, params } = await loadCheckpoint(dir);
-  const config = manifest.config as RotatedRcnnConfig;
-  const all = new Map([...initParams(backboneSpec(config), 0), ...initParams(boxHeadSpec(config), 1)]);
+  const config = manifest.config as DetectorConfig;
+  const all = new Map(modelSpecs(config).flatMap((spec, i) => [...initParams(spec, i)]));
   let off = 0;
   for (const v of all.values()) {
     v.assign(tf.tensor(params.subarray(off, off + v.size), v.shape));
     off += v.size;
   }
-  return new RotatedRcnn(config, all);
+  if (off !== params.length) throw new Error(`${dir}: checkpoint holds ${params.length} values, the model ${off}`);
+  return config.task === 'rotated-detection' ? new RotatedRcnn(config, all) : new MaskRcnn(config, all);
 }
 
 /** Detections on one normalised image (float32, row-major). The tfjs reference for exported models. */
-export function predictNormalized(model: RotatedRcnn, data: Float32Array, width: number, height: number): Instance[] {
-  const p = padTo(data, width, height);
-  const x = tf.tensor4d(p.data, [1, p.height, p.width, 1]);
-  try {
-    return model.predict(x, { width, height }).map((d) => {
+export function predictNormalized(model: TrainedModel, data: Float32Array, width: number, height: number): Instance[] {
+  return predictGeneric(model, data, width, height).map((d) => {
+    const label = model.config.classes[d.classIndex];
+    if (d.rbox) {
       const [x1, y1, x2, y2] = rotatedBoxEnclosing(d.rbox);
-      return { label: model.config.classes[d.classIndex], score: d.score, box: [x1, y1, x2, y2], rbox: d.rbox };
-    });
-  } finally {
-    x.dispose();
-  }
+      return { label, score: d.score, box: [x1, y1, x2, y2], rbox: d.rbox };
+    }
+    return { label, score: d.score, box: d.box!, mask: d.mask };
+  });
 }
 
-export async function predictFile(model: RotatedRcnn, path: string): Promise<ImageResult> {
+export async function predictFile(model: TrainedModel, path: string): Promise<ImageResult> {
   const im = await readImage(path);
   const { data } = normalizeImage(im, DEFAULT_NORMALIZATION);
   return { width: im.width, height: im.height, pixelSize: im.pixelSize, instances: predictNormalized(model, data, im.width, im.height) };
 }
 
-/** rbox COCO evaluation of a model on a dataset (classes matched by name). */
-export async function evaluateModel(model: RotatedRcnn, annotations: string, maxDets = 300): Promise<EvalResult> {
-  const ds = await loadRboxDataset(annotations, model.config.classes);
+/** COCO evaluation of a model on a dataset (rbox or segm by task; classes matched by name). */
+export async function evaluateModel(model: TrainedModel, annotations: string, maxDets = 300): Promise<EvalResult> {
+  const rotated = model instanceof RotatedRcnn;
+  const ds = rotated ? await loadRboxDataset(annotations, model.config.classes) : await loadInstanceDataset(annotations, model.config.classes);
   const results: Record<string, unknown>[] = [];
   for (const s of ds.samples) {
     const r = await predictFile(model, s.path);
     for (const inst of r.instances) {
-      const k = model.config.classes.indexOf(inst.label);
-      results.push({ image_id: s.imageId, category_id: ds.categoryIds[k], rbox: inst.rbox, score: inst.score });
+      const category_id = ds.categoryIds[model.config.classes.indexOf(inst.label)];
+      results.push(rotated ? { image_id: s.imageId, category_id, rbox: inst.rbox, score: inst.score } : { image_id: s.imageId, category_id, segmentation: inst.mask, score: inst.score });
     }
   }
+  const iouType = rotated ? 'rbox' : 'segm';
   const params = defaultEvalParams();
   params.maxDets = [1, 10, maxDets];
-  return evaluateCoco(ds.coco, parseCocoResults(results, 'predictions', ds.coco, 'rbox'), 'rbox', params);
+  return evaluateCoco(ds.coco, parseCocoResults(results, 'predictions', ds.coco, iouType), iouType, params);
 }

@@ -1,19 +1,18 @@
 import { parseArgs } from 'node:util';
-import { EmsegError } from '../../core/errors.ts';
 import { readTextFile } from '../../sdk-node/read-file.ts';
 import { parseJsonText } from '../../core/coco/json.ts';
 import { type BackendChoice, selectBackend } from '../../training/backend/select-backend.ts';
-import { DEFAULT_TRAIN, trainRotated } from '../../training/train-rotated.ts';
-import { loadRboxDataset } from '../../training/data/dataset.ts';
+import { DEFAULT_TRAIN, type Task, trainDetector } from '../../training/train.ts';
+import { loadCocoDataset } from '../../core/coco/load.ts';
 import { UsageError } from '../usage-error.ts';
 
-export const trainUsage = `Usage: emseg train --task rotated-detection --train ANN.json [--val ANN.json] --out runs/NAME [options]
+export const trainUsage = `Usage: emseg train --task rotated-detection|instance-segmentation --train ANN.json [--val ANN.json] --out runs/NAME [options]
 
 Train a detector from a COCO dataset (images resolved relative to ANN.json). Resumes from
 runs/NAME/checkpoints/latest when it exists. Writes runs/NAME/config.json, metrics.jsonl (one JSON per
 log line and per validation) and checkpoints/{latest,best}.
-  --task T          rotated-detection (Faster R-CNN with rotated boxes; needs "rbox" annotations).
-                    instance-segmentation (Mask R-CNN) is not available yet in this version.
+  --task T          rotated-detection: Faster R-CNN with rotated boxes (needs "rbox" annotations);
+                    instance-segmentation: Mask R-CNN (needs "segmentation" masks)
   --max-steps N     optimisation steps (default ${DEFAULT_TRAIN.maxSteps}); or --epochs N
   --seed S          seed for initialisation, data order and augmentation (default 0)
   --backend B       auto (tfjs-node-gpu, tfjs-node when installed, else wasm), wasm, cpu, tensorflow
@@ -36,10 +35,8 @@ export async function trainCommand(argv: string[], out: (text: string) => void):
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  if (values.task === 'instance-segmentation') {
-    throw new EmsegError('EMSEG_INVALID_ARGUMENT', 'instance-segmentation (Mask R-CNN) training is not available in this version of emseg yet; rotated-detection is');
-  }
-  if (values.task !== 'rotated-detection') throw new UsageError('--task must be rotated-detection (or instance-segmentation, not yet available)');
+  if (values.task !== 'rotated-detection' && values.task !== 'instance-segmentation') throw new UsageError('--task must be rotated-detection or instance-segmentation');
+  const task = values.task as Task;
   if (!values.train || !values.out) throw new UsageError('--train ANN.json and --out runs/NAME are required');
   const num = (v: string | undefined, name: string, check: (n: number) => boolean): number | undefined => {
     if (v === undefined) return undefined;
@@ -54,14 +51,15 @@ export async function trainCommand(argv: string[], out: (text: string) => void):
   let maxSteps = num(values['max-steps'], '--max-steps', (n) => Number.isInteger(n) && n > 0);
   const epochs = num(values.epochs, '--epochs', (n) => Number.isInteger(n) && n > 0);
   if (maxSteps === undefined && epochs !== undefined) {
-    const ds = await loadRboxDataset(values.train);
-    maxSteps = Math.ceil((epochs * ds.samples.length) / workers);
+    const ds = loadCocoDataset(await readTextFile(values.train), values.train);
+    maxSteps = Math.ceil((epochs * ds.images.length) / workers);
   }
   const config = values.config ? (parseJsonText(await readTextFile(values.config), values.config) as Record<string, unknown>) : undefined;
   const info = await selectBackend(backend);
   process.stderr.write(`emseg train: backend ${info.description}, ${workers} worker${workers > 1 ? 's' : ''}\n`);
-  const result = await trainRotated({
+  const result = await trainDetector({
     ...DEFAULT_TRAIN,
+    task,
     train: values.train,
     val: values.val,
     out: values.out,
@@ -73,7 +71,7 @@ export async function trainCommand(argv: string[], out: (text: string) => void):
     evalPeriod: num(values['eval-period'], '--eval-period', (n) => Number.isInteger(n) && n > 0) ?? DEFAULT_TRAIN.evalPeriod,
     logPeriod: num(values['log-period'], '--log-period', (n) => Number.isInteger(n) && n > 0) ?? DEFAULT_TRAIN.logPeriod,
     config: config as never,
-    progress: (line) => process.stderr.write(`${line}\n`),
+    progress: (line: string) => process.stderr.write(`${line}\n`),
   });
   out(JSON.stringify({ out: values.out, steps: result.step, best: result.best }));
   return 0;

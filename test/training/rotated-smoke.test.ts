@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { writeSynthDataset } from '../../sdk-node/synth.ts';
 import { loadCheckpoint } from '../../training/checkpoint.ts';
-import { trainRotated } from '../../training/train-rotated.ts';
+import { trainDetector } from '../../training/train.ts';
 
 /**
  * CI smoke test of the whole training path: overfit rotated Faster R-CNN on 2 tiny synthetic HAADF
@@ -19,12 +19,13 @@ describe('rotated Faster R-CNN training (smoke)', () => {
     const ann = join(dir, 'data', 'annotations.json');
     const out = join(dir, 'run');
     const common = {
+      task: 'rotated-detection' as const,
       train: ann, val: ann, out, seed: 0, backend: 'wasm' as const, workers: 1 as const, lr: 0.01, warmup: 10, logPeriod: 1,
       augment: { geometric: true, strength: 0 }, config: { anchorRatios: [0.25, 0.5, 1, 2, 4] },
     };
-    await trainRotated({ ...common, maxSteps: 2, evalPeriod: 2 });
+    await trainDetector({ ...common, maxSteps: 2, evalPeriod: 2 });
     const first = (await loadCheckpoint(join(out, 'checkpoints', 'latest'))).manifest.metrics?.last as { AP50: number };
-    const result = await trainRotated({ ...common, maxSteps: 70, evalPeriod: 70 });
+    const result = await trainDetector({ ...common, maxSteps: 70, evalPeriod: 70 });
     assert.equal(result.step, 70);
     const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss?: number; val?: { AP50: number } });
     const losses = lines.filter((l) => l.loss !== undefined);

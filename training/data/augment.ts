@@ -50,50 +50,80 @@ function transformRbox(r: Float32Array, o: number, W: number, H: number, transpo
   r[o + 4] = a;
 }
 
+/** One of the 8 symmetries of the square: transpose x/y, then flip x and/or y. */
+export interface Dihedral {
+  transpose: boolean;
+  flipX: boolean;
+  flipY: boolean;
+}
+
+/** Apply a dihedral transform to a row-major image (any element type). */
+export function transformImage<T extends Float32Array | Uint8Array>(img: T, W: number, H: number, t: Dihedral): { data: T; width: number; height: number } {
+  if (!t.transpose && !t.flipX && !t.flipY) return { data: img, width: W, height: H };
+  const outW = t.transpose ? H : W, outH = t.transpose ? W : H;
+  const out = new (img.constructor as new (n: number) => T)(W * H);
+  for (let y = 0; y < outH; y++) {
+    for (let x = 0; x < outW; x++) {
+      const xs = t.flipX ? outW - 1 - x : x, ys = t.flipY ? outH - 1 - y : y;
+      const [sx, sy] = t.transpose ? [ys, xs] : [xs, ys];
+      out[y * outW + x] = img[sy * W + sx];
+    }
+  }
+  return { data: out, width: outW, height: outH };
+}
+
+/** Axis-aligned xyxy boxes (flat) under the transform of a W x H image. */
+export function transformBoxes(boxes: Float32Array, W: number, H: number, t: Dihedral): Float32Array {
+  const out = Float32Array.from(boxes);
+  for (let i = 0; i < out.length; i += 4) {
+    let [x1, y1, x2, y2] = [out[i], out[i + 1], out[i + 2], out[i + 3]];
+    let w = W, h = H;
+    if (t.transpose) {
+      [x1, y1, x2, y2] = [y1, x1, y2, x2];
+      [w, h] = [h, w];
+    }
+    if (t.flipX) [x1, x2] = [w - x2, w - x1];
+    if (t.flipY) [y1, y2] = [h - y2, h - y1];
+    out.set([x1, y1, x2, y2], i);
+  }
+  return out;
+}
+
+/** Brightness, contrast, gamma, noise and blur, in place on a [0, 1] image (scaled by `strength`). */
+export function intensityAugment(img: Float32Array, W: number, H: number, rand: () => number, strength: number): void {
+  if (strength <= 0) return;
+  const gauss = gaussianSource(rand);
+  const s = strength;
+  const contrast = 1 + (rand() - 0.5) * 0.4 * s;
+  const brightness = (rand() - 0.5) * 0.2 * s;
+  const gamma = Math.exp((rand() - 0.5) * 0.4 * s);
+  const noise = rand() * 0.03 * s;
+  const blur = rand() < 0.3 * s ? 0.5 + rand() : 0;
+  for (let i = 0; i < img.length; i++) {
+    const v = Math.min(Math.max((img[i] - 0.5) * contrast + 0.5 + brightness, 0), 1);
+    img[i] = v ** gamma + noise * gauss();
+  }
+  if (blur > 0) {
+    const f = Float64Array.from(img);
+    gaussianBlur(f, W, H, blur);
+    img.set(f);
+  }
+}
+
+export function drawDihedral(rand: () => number, geometric: boolean): Dihedral {
+  if (!geometric) return { transpose: false, flipX: false, flipY: false };
+  return { transpose: rand() < 0.5, flipX: rand() < 0.5, flipY: rand() < 0.5 };
+}
+
 export function augment(data: Float32Array, width: number, height: number, rboxes: Float32Array, seed: number, o: AugmentOptions = DEFAULT_AUGMENT): Augmented {
   const rand = seededRandom(seed);
-  const gauss = gaussianSource(rand);
-  let W = width, H = height;
-  let img = data;
+  const t = drawDihedral(rand, o.geometric);
+  const moved = transformImage(data, width, height, t);
   const boxes = Float32Array.from(rboxes);
-  if (o.geometric) {
-    const transpose = rand() < 0.5, flipX = rand() < 0.5, flipY = rand() < 0.5;
-    if (transpose || flipX || flipY) {
-      const outW = transpose ? H : W, outH = transpose ? W : H;
-      const out = new Float32Array(W * H);
-      for (let y = 0; y < outH; y++) {
-        for (let x = 0; x < outW; x++) {
-          const xs = flipX ? outW - 1 - x : x, ys = flipY ? outH - 1 - y : y;
-          const [sx, sy] = transpose ? [ys, xs] : [xs, ys];
-          out[y * outW + x] = img[sy * W + sx];
-        }
-      }
-      for (let i = 0; i < boxes.length; i += 5) transformRbox(boxes, i, W, H, transpose, flipX, flipY);
-      img = out;
-      W = outW;
-      H = outH;
-    }
-  }
-  if (o.strength > 0) {
-    const s = o.strength;
-    const contrast = 1 + (rand() - 0.5) * 0.4 * s;
-    const brightness = (rand() - 0.5) * 0.2 * s;
-    const gamma = Math.exp((rand() - 0.5) * 0.4 * s);
-    const noise = rand() * 0.03 * s;
-    const blur = rand() < 0.3 * s ? 0.5 + rand() : 0;
-    const out = img === data ? new Float32Array(img) : img;
-    for (let i = 0; i < out.length; i++) {
-      const v = Math.min(Math.max((out[i] - 0.5) * contrast + 0.5 + brightness, 0), 1);
-      out[i] = v ** gamma + noise * gauss();
-    }
-    if (blur > 0) {
-      const f = Float64Array.from(out);
-      gaussianBlur(f, W, H, blur);
-      out.set(f);
-    }
-    img = out;
-  }
-  return { data: img, width: W, height: H, rboxes: boxes };
+  for (let i = 0; i < boxes.length; i += 5) transformRbox(boxes, i, width, height, t.transpose, t.flipX, t.flipY);
+  const img = moved.data === data ? new Float32Array(data) : moved.data;
+  intensityAugment(img, moved.width, moved.height, rand, o.strength);
+  return { data: img, width: moved.width, height: moved.height, rboxes: boxes };
 }
 
 /** Zero-pad to multiples of `divisor` (FPN needs sizes divisible by 32), bottom and right. */

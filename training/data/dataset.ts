@@ -58,7 +58,7 @@ export async function loadRboxDataset(file: string, classes?: string[]): Promise
 }
 
 /** Read and normalise a sample's image to float32 [0, 1] (the model contract's normalisation). */
-export async function loadNormalizedImage(s: RboxSample): Promise<Float32Array> {
+export async function loadNormalizedImage(s: { path: string; width: number; height: number }): Promise<Float32Array> {
   const im = await readImage(s.path);
   if (im.width !== s.width || im.height !== s.height) {
     throw new EmsegError('EMSEG_COCO_INVALID', `${s.path}: image is ${im.width} x ${im.height} but the annotations say ${s.width} x ${s.height}`, { file: s.path });

@@ -1,33 +1,8 @@
-import type { ResNetOptions } from '../net/builders.ts';
+import type { TwoStageConfig } from './two-stage.ts';
 
-/** Rotated Faster R-CNN (nanorods): typed config, with the defaults used by emseg's recipes. */
-export interface RotatedRcnnConfig {
+/** Rotated Faster R-CNN (nanorods): the shared two-stage settings plus its task tag. */
+export interface RotatedRcnnConfig extends TwoStageConfig {
   task: 'rotated-detection';
-  classes: string[];
-  backbone: ResNetOptions;
-  fpnChannels: number;
-  /** Anchor size per pyramid level P2..P5 (pixels), one size per level as detectron2. */
-  anchorSizes: [number, number, number, number];
-  anchorRatios: number[];
-  rpn: {
-    batchPerImage: number;
-    positiveFraction: number;
-    iouThresholds: [number, number];
-    preNmsTopKTrain: number;
-    postNmsTopKTrain: number;
-    preNmsTopKTest: number;
-    postNmsTopKTest: number;
-    nmsThreshold: number;
-  };
-  roi: {
-    batchPerImage: number;
-    positiveFraction: number;
-    iouThreshold: number;
-    poolSize: number;
-    samplingRatio: number;
-    fcDim: number;
-  };
-  test: { scoreThreshold: number; nmsThreshold: number; detectionsPerImage: number };
 }
 
 export function defaultRotatedRcnnConfig(classes: string[]): RotatedRcnnConfig {

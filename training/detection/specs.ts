@@ -1,12 +1,12 @@
 import { SpecBuilder, fpn, resnet, rpnHead } from '../net/builders.ts';
 import type { NetSpec } from '../net/spec.ts';
-import type { RotatedRcnnConfig } from './config.ts';
+import type { TwoStageConfig } from './two-stage.ts';
 
 export const FPN_LEVELS = ['fpn.output2', 'fpn.output3', 'fpn.output4', 'fpn.output5'] as const;
 export const FPN_STRIDES = [4, 8, 16, 32] as const;
 
 /** Image -> pyramid features and RPN outputs (objectness [1,H,W,A], deltas [1,H,W,4A] per level). */
-export function backboneSpec(c: RotatedRcnnConfig): NetSpec {
+export function backboneSpec(c: TwoStageConfig): NetSpec {
   const b = new SpecBuilder([{ name: 'image', channels: 1 }]);
   const stages = resnet(b, 'image', c.backbone);
   const p = fpn(b, stages, c.fpnChannels);
@@ -19,7 +19,7 @@ export function backboneSpec(c: RotatedRcnnConfig): NetSpec {
  * convolution and a 1x1 convolution (so the one network description covers them), then class logits
  * (K + 1, background last) and class-agnostic oriented deltas (6: dx, dy, dw, dh, cos 2t, sin 2t).
  */
-export function boxHeadSpec(c: RotatedRcnnConfig): NetSpec {
+export function boxHeadSpec(c: TwoStageConfig): NetSpec {
   const b = new SpecBuilder([{ name: 'roi_features', channels: c.fpnChannels }]);
   const fc1 = b.relu(b.conv('roi_heads.fc1', 'roi_features', c.roi.fcDim, c.roi.poolSize, 1, { bias: true, padding: 'valid' }));
   const fc2 = b.relu(b.conv('roi_heads.fc2', fc1, c.roi.fcDim, 1, 1, { bias: true }));

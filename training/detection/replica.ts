@@ -1,13 +1,29 @@
 import * as tf from '@tensorflow/tfjs';
+import { toCocoRle, type CocoRle } from '../../core/mask/coco-segmentation.ts';
+import { seededRandom } from '../../core/random.ts';
 import { type BackendChoice, selectBackend } from '../backend/select-backend.ts';
-import { augment, padTo, type AugmentOptions } from '../data/augment.ts';
+import { augment, drawDihedral, intensityAugment, padTo, transformBoxes, transformImage, type AugmentOptions } from '../data/augment.ts';
 import { type RboxDataset, loadNormalizedImage, loadRboxDataset } from '../data/dataset.ts';
+import { type InstanceDataset, loadInstanceDataset, transformCrop } from '../data/instances.ts';
 import type { Replica } from '../parallel/replica.ts';
 import type { RotatedRcnnConfig } from './config.ts';
-import { type LossParts, type RotatedDetection, RotatedRcnn } from './rotated-rcnn.ts';
+import type { MaskRcnnConfig } from './mask-config.ts';
+import { MaskRcnn } from './mask-rcnn.ts';
+import { RotatedRcnn } from './rotated-rcnn.ts';
 
-export interface RotatedReplicaInit {
-  config: RotatedRcnnConfig;
+export type DetectorConfig = RotatedRcnnConfig | MaskRcnnConfig;
+
+/** A detection in task-independent form (what validation and the SDK-shaped results need). */
+export interface GenericDetection {
+  classIndex: number;
+  score: number;
+  box?: [number, number, number, number];
+  rbox?: [number, number, number, number, number];
+  mask?: CocoRle;
+}
+
+export interface DetectorReplicaInit {
+  config: DetectorConfig;
   train: string;
   seed: number;
   backend: BackendChoice;
@@ -18,18 +34,19 @@ export interface RotatedReplicaInit {
 }
 
 /** A training shard: which image, the augmentation seed, and the learning rate of this step. */
-export interface RotatedShard {
+export interface DetectorShard {
   sample: number;
   seed: number;
   lr: number;
 }
 
 /**
- * One replica of rotated Faster R-CNN training: loads (and caches) the training images, computes the
- * loss gradient of one augmented image, and applies SGD with momentum and weight decay. Used in
- * process for one worker and inside each worker thread for data parallelism.
+ * One replica of detector training (rotated Faster R-CNN or Mask R-CNN, by `config.task`): loads (and
+ * caches) the training images, computes the loss gradient of one augmented image, and applies SGD
+ * with momentum and weight decay. Used in process for one worker and inside each worker thread for
+ * data parallelism.
  */
-export class RotatedReplica implements Replica {
+export class DetectorReplica implements Replica {
   readonly paramCount: number;
   private readonly vars: tf.Variable[];
   private readonly sizes: number[];
@@ -40,9 +57,9 @@ export class RotatedReplica implements Replica {
   lastParts: Record<string, number> = {};
 
   private constructor(
-    readonly model: RotatedRcnn,
-    readonly data: RboxDataset,
-    private readonly init: RotatedReplicaInit,
+    readonly model: RotatedRcnn | MaskRcnn,
+    readonly data: RboxDataset | InstanceDataset,
+    private readonly init: DetectorReplicaInit,
   ) {
     this.vars = [...model.params.values()];
     this.sizes = this.vars.map((v) => v.size);
@@ -51,10 +68,11 @@ export class RotatedReplica implements Replica {
     this.flat = new Float32Array(this.paramCount);
   }
 
-  static async create(init: RotatedReplicaInit): Promise<RotatedReplica> {
+  static async create(init: DetectorReplicaInit): Promise<DetectorReplica> {
     await selectBackend(init.backend);
-    const data = await loadRboxDataset(init.train, init.config.classes);
-    return new RotatedReplica(RotatedRcnn.create(init.config, init.seed), data, init);
+    const c = init.config;
+    if (c.task === 'rotated-detection') return new DetectorReplica(RotatedRcnn.create(c, init.seed), await loadRboxDataset(init.train, c.classes), init);
+    return new DetectorReplica(MaskRcnn.create(c, init.seed), await loadInstanceDataset(init.train, c.classes), init);
   }
 
   private async image(i: number): Promise<Float32Array> {
@@ -71,17 +89,36 @@ export class RotatedReplica implements Replica {
     for (const i of indices) await this.image(i);
   }
 
-  gradients(shard: unknown): { loss: number; grads: Float32Array } {
-    const { sample, seed, lr } = shard as RotatedShard;
-    this.lr = lr;
-    const s = this.data.samples[sample];
+  /** Augmented, padded input and the task's targets for one shard. */
+  private prepare(sample: number, seed: number) {
     const img = this.images.get(sample);
     if (!img) throw new Error(`image ${sample} not preloaded`);
-    const a = augment(img, s.width, s.height, s.rboxes, seed, this.init.augment);
-    const p = padTo(a.data, a.width, a.height);
-    const x = tf.tensor4d(p.data, [1, p.height, p.width, 1]);
+    if (this.model instanceof RotatedRcnn) {
+      const s = (this.data as RboxDataset).samples[sample];
+      const a = augment(img, s.width, s.height, s.rboxes, seed, this.init.augment);
+      const p = padTo(a.data, a.width, a.height);
+      const model = this.model;
+      const targets = { rboxes: a.rboxes, classes: s.classes };
+      return { p, losses: () => model.losses(tf.tensor4d(p.data, [1, p.height, p.width, 1]), targets, seed) as Record<string, tf.Scalar> };
+    }
+    const s = (this.data as InstanceDataset).samples[sample];
+    const rand = seededRandom(seed);
+    const t = drawDihedral(rand, this.init.augment.geometric);
+    const moved = transformImage(img, s.width, s.height, t);
+    const data = moved.data === img ? new Float32Array(img) : moved.data;
+    intensityAugment(data, moved.width, moved.height, rand, this.init.augment.strength);
+    const p = padTo(data, moved.width, moved.height);
+    const targets = { boxes: transformBoxes(s.boxes, s.width, s.height, t), classes: s.classes, masks: s.masks.map((m) => transformCrop(m, s.width, s.height, t)) };
+    const model = this.model;
+    return { p, losses: () => model.losses(tf.tensor4d(p.data, [1, p.height, p.width, 1]), targets, seed) as Record<string, tf.Scalar> };
+  }
+
+  gradients(shard: unknown): { loss: number; grads: Float32Array } {
+    const { sample, seed, lr } = shard as DetectorShard;
+    this.lr = lr;
+    const { losses } = this.prepare(sample, seed);
     const { value, grads } = tf.variableGrads(() => {
-      const parts: LossParts = this.model.losses(x, { rboxes: a.rboxes, classes: s.classes }, seed);
+      const parts = losses();
       // Read the terms here: variableGrads frees every intermediate when it returns.
       this.lastParts = Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, v.dataSync()[0]]));
       return tf.addN(Object.values(parts)) as tf.Scalar;
@@ -92,7 +129,7 @@ export class RotatedReplica implements Replica {
       this.flat.set(grads[v.name].dataSync() as Float32Array, off);
       off += v.size;
     }
-    tf.dispose([x, value, ...Object.values(grads)]);
+    tf.dispose([value, ...Object.values(grads)]);
     return { loss, grads: this.flat };
   }
 
@@ -134,14 +171,8 @@ export class RotatedReplica implements Replica {
     unflatten(this.momentum, state.momentum);
   }
 
-  predict(data: Float32Array, width: number, height: number): RotatedDetection[] {
-    const p = padTo(data, width, height);
-    const x = tf.tensor4d(p.data, [1, p.height, p.width, 1]);
-    try {
-      return this.model.predict(x, { width, height });
-    } finally {
-      x.dispose();
-    }
+  predict(data: Float32Array, width: number, height: number): GenericDetection[] {
+    return predictGeneric(this.model, data, width, height);
   }
 }
 
@@ -164,9 +195,21 @@ function unflatten(vars: tf.Variable[], values: Float32Array): void {
   if (off !== values.length) throw new Error(`checkpoint holds ${values.length} values, the model ${off}`);
 }
 
+/** Detections of either model in task-independent form (masks as compressed COCO RLE). */
+export function predictGeneric(model: RotatedRcnn | MaskRcnn, data: Float32Array, width: number, height: number): GenericDetection[] {
+  const p = padTo(data, width, height);
+  const x = tf.tensor4d(p.data, [1, p.height, p.width, 1]);
+  try {
+    if (model instanceof RotatedRcnn) return model.predict(x, { width, height }).map((d) => ({ classIndex: d.classIndex, score: d.score, rbox: [...d.rbox] as GenericDetection['rbox'] }));
+    return model.predict(x, { width, height }).map((d) => ({ classIndex: d.classIndex, score: d.score, box: [...d.box] as GenericDetection['box'], mask: toCocoRle(d.mask) }));
+  } finally {
+    x.dispose();
+  }
+}
+
 /** Entry for DataParallel workers. */
 export async function createReplica(init: unknown): Promise<Replica> {
-  const r = await RotatedReplica.create(init as RotatedReplicaInit);
+  const r = await DetectorReplica.create(init as DetectorReplicaInit);
   await r.preload(r.data.samples.map((_, i) => i));
   return r;
 }

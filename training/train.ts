@@ -10,13 +10,19 @@ import type { BackendChoice } from './backend/select-backend.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointManifest } from './checkpoint.ts';
 import { DEFAULT_AUGMENT, type AugmentOptions } from './data/augment.ts';
 import { loadNormalizedImage, loadRboxDataset, type RboxDataset } from './data/dataset.ts';
-import { type RotatedRcnnConfig, defaultRotatedRcnnConfig } from './detection/config.ts';
-import { RotatedReplica, type RotatedReplicaInit, type RotatedShard } from './detection/rotated-replica.ts';
+import { type InstanceDataset, loadInstanceDataset } from './data/instances.ts';
+import { defaultRotatedRcnnConfig } from './detection/config.ts';
+import { defaultMaskRcnnConfig } from './detection/mask-config.ts';
+import { maskBoxHeadSpec, maskHeadSpec } from './detection/mask-specs.ts';
+import { type DetectorConfig, DetectorReplica, type DetectorReplicaInit, type DetectorShard, type GenericDetection } from './detection/replica.ts';
 import { backboneSpec, boxHeadSpec } from './detection/specs.ts';
-import { paramsOf } from './net/spec.ts';
+import { type NetSpec, paramsOf } from './net/spec.ts';
 import { DataParallel } from './parallel/data-parallel.ts';
 
+export type Task = 'rotated-detection' | 'instance-segmentation';
+
 export interface TrainOptions {
+  task: Task;
   train: string;
   val?: string;
   out: string;
@@ -29,12 +35,12 @@ export interface TrainOptions {
   evalPeriod: number;
   logPeriod: number;
   augment: AugmentOptions;
-  config?: Partial<RotatedRcnnConfig>;
+  config?: Partial<DetectorConfig>;
   /** Progress lines (stderr in the CLI). */
   progress?: (line: string) => void;
 }
 
-export const DEFAULT_TRAIN: Omit<TrainOptions, 'train' | 'out'> = {
+export const DEFAULT_TRAIN: Omit<TrainOptions, 'train' | 'out' | 'task'> = {
   maxSteps: 2000, seed: 0, backend: 'auto', workers: 2, lr: 0.01, warmup: 100, evalPeriod: 200, logPeriod: 10, augment: DEFAULT_AUGMENT,
 };
 
@@ -46,7 +52,7 @@ export function learningRate(o: Pick<TrainOptions, 'lr' | 'warmup' | 'maxSteps'>
 }
 
 /** Which image each worker trains on at `step` (a seeded permutation per epoch) and its augmentation seed. */
-export function shardsFor(step: number, workers: number, samples: number, seed: number, lr: number): RotatedShard[] {
+export function shardsFor(step: number, workers: number, samples: number, seed: number, lr: number): DetectorShard[] {
   return Array.from({ length: workers }, (_, w) => {
     const k = step * workers + w;
     const epoch = Math.floor(k / samples);
@@ -62,16 +68,16 @@ export function shardsFor(step: number, workers: number, samples: number, seed: 
 
 interface Engine {
   paramCount: number;
-  step(shards: RotatedShard[]): Promise<{ loss: number; parts: Record<string, number> }>;
+  step(shards: DetectorShard[]): Promise<{ loss: number; parts: Record<string, number> }>;
   state(): Promise<{ params: Float32Array; momentum: Float32Array }>;
   load(state: { params: Float32Array; momentum: Float32Array }): Promise<void>;
-  predict(data: Float32Array, width: number, height: number): Promise<{ rbox: number[]; score: number; classIndex: number }[]>;
+  predict(data: Float32Array, width: number, height: number): Promise<GenericDetection[]>;
   close(): Promise<void>;
 }
 
-async function startEngine(init: RotatedReplicaInit, workers: number): Promise<Engine> {
+async function startEngine(init: DetectorReplicaInit, workers: number): Promise<Engine> {
   if (workers === 1) {
-    const r = await RotatedReplica.create(init);
+    const r = await DetectorReplica.create(init);
     await r.preload(r.data.samples.map((_, i) => i));
     return {
       paramCount: r.paramCount,
@@ -86,7 +92,7 @@ async function startEngine(init: RotatedReplicaInit, workers: number): Promise<E
       close: async () => {},
     };
   }
-  const dp = await DataParallel.start(new URL(`./detection/rotated-replica${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href, init, workers);
+  const dp = await DataParallel.start(new URL(`./detection/replica${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href, init, workers);
   return {
     paramCount: dp.paramCount,
     async step(shards) {
@@ -105,40 +111,47 @@ async function startEngine(init: RotatedReplicaInit, workers: number): Promise<E
   };
 }
 
-/** rbox AP (and per-class AP50/AP) of the model on a validation set. */
-async function validate(engine: Engine, val: RboxDataset): Promise<Record<string, unknown>> {
+/** COCO AP (rbox for rotated detection, segm for instance segmentation) on a validation set. */
+async function validate(engine: Engine, val: RboxDataset | InstanceDataset, task: Task): Promise<Record<string, unknown>> {
   const results: Record<string, unknown>[] = [];
   for (const s of val.samples) {
     const img = await loadNormalizedImage(s);
     for (const d of await engine.predict(img, s.width, s.height)) {
-      const [x1, y1, x2, y2] = rotatedBoxEnclosing(d.rbox as never);
-      results.push({ image_id: s.imageId, category_id: val.categoryIds[d.classIndex], rbox: d.rbox, bbox: [x1, y1, x2 - x1, y2 - y1], score: d.score });
+      const category_id = val.categoryIds[d.classIndex];
+      if (d.rbox) {
+        const [x1, y1, x2, y2] = rotatedBoxEnclosing(d.rbox);
+        results.push({ image_id: s.imageId, category_id, rbox: d.rbox, bbox: [x1, y1, x2 - x1, y2 - y1], score: d.score });
+      } else {
+        results.push({ image_id: s.imageId, category_id, segmentation: d.mask, score: d.score });
+      }
     }
   }
+  const iouType = task === 'rotated-detection' ? 'rbox' : 'segm';
   const params = defaultEvalParams();
   params.maxDets = [1, 10, 300];
-  const r = evaluateCoco(val.coco, parseCocoResults(results, 'validation predictions', val.coco, 'rbox'), 'rbox', params);
+  const r = evaluateCoco(val.coco, parseCocoResults(results, 'validation predictions', val.coco, iouType), iouType, params);
   const perClass = Object.fromEntries(val.classes.map((name, k) => [name, r.perCategoryAP.get(val.categoryIds[k]) ?? -1]));
-  return { AP: r.stats.AP, AP50: r.stats.AP50, AP75: r.stats.AP75, perClassAP: perClass, detections: results.length };
+  return { iouType, AP: r.stats.AP, AP50: r.stats.AP50, AP75: r.stats.AP75, perClassAP: perClass, detections: results.length };
 }
 
 /**
- * Train rotated Faster R-CNN. Resumable: the latest checkpoint (every `evalPeriod` steps) holds the
+ * Train rotated Faster R-CNN or Mask R-CNN. Resumable: the latest checkpoint (every `evalPeriod` steps) holds the
  * step, parameters and momentum, and the data order and augmentation of step k depend only on
  * (seed, k), so a resumed run continues exactly as an uninterrupted one would.
  */
-export async function trainRotated(options: TrainOptions): Promise<{ step: number; best: Record<string, unknown> | null }> {
+export async function trainDetector(options: TrainOptions): Promise<{ step: number; best: Record<string, unknown> | null }> {
   const o = options;
-  const train = await loadRboxDataset(o.train);
-  const config: RotatedRcnnConfig = { ...defaultRotatedRcnnConfig(train.classes), ...o.config, classes: train.classes };
-  const val = o.val ? await loadRboxDataset(o.val, train.classes) : null;
+  const rotated = o.task === 'rotated-detection';
+  const train = rotated ? await loadRboxDataset(o.train) : await loadInstanceDataset(o.train);
+  const config = { ...(rotated ? defaultRotatedRcnnConfig(train.classes) : defaultMaskRcnnConfig(train.classes)), ...o.config, classes: train.classes } as DetectorConfig;
+  const val = o.val ? (rotated ? await loadRboxDataset(o.val, train.classes) : await loadInstanceDataset(o.val, train.classes)) : null;
   await mkdir(join(o.out, 'checkpoints'), { recursive: true });
-  const init: RotatedReplicaInit = { config, train: o.train, seed: o.seed, backend: o.backend, momentum: 0.9, weightDecay: 1e-4, clipNorm: 10, augment: o.augment };
+  const init: DetectorReplicaInit = { config, train: o.train, seed: o.seed, backend: o.backend, momentum: 0.9, weightDecay: 1e-4, clipNorm: 10, augment: o.augment };
   await writeFile(join(o.out, 'config.json'), `${JSON.stringify({ ...o, progress: undefined, config }, null, 1)}\n`);
   const engine = await startEngine(init, o.workers);
   const log = o.progress ?? (() => {});
   const manifestBase = (step: number, metrics?: Record<string, unknown>): CheckpointManifest => ({
-    format: 'emseg-checkpoint-1', task: 'rotated-detection', step, paramCount: engine.paramCount, config,
+    format: 'emseg-checkpoint-1', task: o.task, step, paramCount: engine.paramCount, config,
     ...(metrics ? { metrics } : {}),
     params: [...paramsOfModel(config)],
   });
@@ -171,9 +184,9 @@ export async function trainRotated(options: TrainOptions): Promise<{ step: numbe
         const state = await engine.state();
         let metrics: Record<string, unknown> | undefined;
         if (val) {
-          metrics = { step: step + 1, ...(await validate(engine, val)) };
+          metrics = { step: step + 1, ...(await validate(engine, val, o.task)) };
           await appendFile(join(o.out, 'metrics.jsonl'), `${JSON.stringify({ step: step + 1, val: metrics })}\n`);
-          log(`step ${step + 1}: validation rbox AP ${(metrics.AP as number).toFixed(4)}, AP50 ${(metrics.AP50 as number).toFixed(4)}`);
+          log(`step ${step + 1}: validation ${metrics.iouType} AP ${(metrics.AP as number).toFixed(4)}, AP50 ${(metrics.AP50 as number).toFixed(4)}`);
           if (!best || (metrics.AP as number) > (best.AP as number)) {
             best = metrics;
             await saveCheckpoint(join(o.out, 'checkpoints', 'best'), manifestBase(step + 1, { best }), state.params);
@@ -188,9 +201,13 @@ export async function trainRotated(options: TrainOptions): Promise<{ step: numbe
   return { step: o.maxSteps, best };
 }
 
-function* paramsOfModel(config: RotatedRcnnConfig) {
-  // Same order as RotatedRcnn.create: backbone parameters, then box head parameters.
-  for (const p of [...paramsOf(backboneSpec(config)), ...paramsOf(boxHeadSpec(config))]) yield { name: p.name, shape: p.shape };
+/** The model's specs in checkpoint order (the order the models create their parameters in). */
+export function modelSpecs(config: DetectorConfig): NetSpec[] {
+  return config.task === 'rotated-detection' ? [backboneSpec(config), boxHeadSpec(config)] : [backboneSpec(config), maskBoxHeadSpec(config), maskHeadSpec(config)];
+}
+
+function* paramsOfModel(config: DetectorConfig) {
+  for (const spec of modelSpecs(config)) for (const p of paramsOf(spec)) yield { name: p.name, shape: p.shape };
 }
 
 function formatDuration(s: number): string {

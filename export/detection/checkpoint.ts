@@ -1,0 +1,138 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { EmsegError } from '../../core/errors.ts';
+import { type CheckpointManifest, loadCheckpoint } from '../../training/checkpoint.ts';
+import type { RotatedRcnnConfig } from '../../training/detection/config.ts';
+import { backboneSpec, boxHeadSpec } from '../../training/detection/specs.ts';
+import { type NetSpec, paramsOf } from '../../training/net/spec.ts';
+import type { SpecWeights } from '../net/index.ts';
+
+/**
+ * Reading a rotated-detector checkpoint for export (no tfjs): the manifest, a config checked field by
+ * field (so a foreign or truncated checkpoint fails with an EmsegError naming what is missing, not
+ * with a TypeError deep in the graph builder) and the parameters split into the two networks'
+ * weights, in the order `train-rotated.ts` writes them (paramsOf(backbone), then paramsOf(box head)).
+ */
+export interface DetectorCheckpoint {
+  dir: string;
+  manifest: CheckpointManifest;
+  config: RotatedRcnnConfig;
+  backbone: NetSpec;
+  head: NetSpec;
+  /** Parameters of both networks by name (tfjs layouts), views into one buffer. */
+  weights: SpecWeights;
+  paramCount: number;
+}
+
+type Check = (value: unknown) => boolean;
+
+const isNumber: Check = (v) => typeof v === 'number' && Number.isFinite(v);
+const isPositiveInt: Check = (v) => Number.isInteger(v) && (v as number) > 0;
+const isNonNegativeInt: Check = (v) => Number.isInteger(v) && (v as number) >= 0;
+const tuple = (n: number, each: Check): Check => (v) => Array.isArray(v) && v.length === n && v.every(each);
+const isProbability: Check = (v) => isNumber(v) && (v as number) >= 0 && (v as number) <= 1;
+
+/** Every field the exporter reads, with what it must be (a path into the config, a test, a description). */
+const CONFIG_FIELDS: [string, Check, string][] = [
+  ['classes', (v) => Array.isArray(v) && v.length > 0 && v.every((c) => typeof c === 'string' && c.length > 0), 'a non-empty list of class names'],
+  ['backbone.widths', tuple(4, isPositiveInt), '4 positive integers'],
+  ['backbone.blocks', tuple(4, isPositiveInt), '4 positive integers'],
+  ['backbone.norm', (v) => v === 'gn' || v === 'none', '"gn" or "none"'],
+  ['fpnChannels', isPositiveInt, 'a positive integer'],
+  ['anchorSizes', tuple(4, (v) => isNumber(v) && (v as number) > 0), '4 positive numbers'],
+  ['anchorRatios', (v) => Array.isArray(v) && v.length > 0 && v.every((r) => isNumber(r) && r > 0), 'a non-empty list of positive numbers'],
+  ['rpn.preNmsTopKTest', isPositiveInt, 'a positive integer'],
+  ['rpn.postNmsTopKTest', isPositiveInt, 'a positive integer'],
+  ['rpn.nmsThreshold', isProbability, 'a number in [0, 1]'],
+  ['roi.poolSize', isPositiveInt, 'a positive integer'],
+  ['roi.samplingRatio', isNonNegativeInt, 'a non-negative integer'],
+  ['roi.fcDim', isPositiveInt, 'a positive integer'],
+  ['test.scoreThreshold', isProbability, 'a number in [0, 1]'],
+  ['test.nmsThreshold', isProbability, 'a number in [0, 1]'],
+  ['test.detectionsPerImage', isPositiveInt, 'a positive integer'],
+];
+
+function field(obj: unknown, path: string): unknown {
+  let v: unknown = obj;
+  for (const key of path.split('.')) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
+/** The checkpoint's config as a RotatedRcnnConfig, or an EmsegError listing every bad field. */
+export function checkDetectorConfig(config: unknown, file: string): RotatedRcnnConfig {
+  if (config === null || typeof config !== 'object') {
+    throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${file}: the manifest has no "config" object (not a detector checkpoint)`, { file, path: 'config' });
+  }
+  const task = (config as Record<string, unknown>).task;
+  if (task !== 'rotated-detection') {
+    throw new EmsegError('EMSEG_FORMAT_UNSUPPORTED', `${file}: config.task is ${JSON.stringify(task)}; emseg-export writes rotated detectors ("rotated-detection") only`, { file, path: 'config.task' });
+  }
+  const problems: string[] = [];
+  for (const [path, ok, expected] of CONFIG_FIELDS) {
+    const v = field(config, path);
+    if (v === undefined) problems.push(`config.${path} is missing (expected ${expected})`);
+    else if (!ok(v)) problems.push(`config.${path} is ${JSON.stringify(v)} (expected ${expected})`);
+  }
+  if (problems.length > 0) {
+    throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${file}: incomplete detector config: ${problems.join('; ')}`, { file, path: 'config' });
+  }
+  return config as RotatedRcnnConfig;
+}
+
+/**
+ * Load and check a rotated-detector checkpoint folder: manifest (format, task, config), params.bin
+ * (size), and the parameter list against the networks the config describes.
+ */
+export async function readDetectorCheckpoint(dir: string): Promise<DetectorCheckpoint> {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new EmsegError('EMSEG_FILE_READ', `${dir}: no such checkpoint folder`, { file: dir });
+  }
+  const base = existsSync(join(dir, 'manifest.json')) ? dir : `${dir}.old`;
+  if (existsSync(join(base, 'manifest.json')) && !existsSync(join(base, 'params.bin'))) {
+    throw new EmsegError('EMSEG_FORMAT_TRUNCATED', `${base}: params.bin is missing (the checkpoint has a manifest but no parameters)`, { file: join(base, 'params.bin') });
+  }
+  if (existsSync(join(base, 'manifest.json'))) {
+    // loadCheckpoint reports unparsable JSON; JSON that is not an object would fail there as a TypeError.
+    let parsed: unknown = {};
+    try {
+      parsed = JSON.parse(readFileSync(join(base, 'manifest.json'), 'utf8'));
+    } catch {
+      // left to loadCheckpoint's message
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${join(base, 'manifest.json')}: not a checkpoint manifest (a JSON ${parsed === null ? 'null' : Array.isArray(parsed) ? 'array' : typeof parsed}, not an object)`, { file: join(base, 'manifest.json') });
+    }
+  }
+  const { manifest, params } = await loadCheckpoint(dir);
+  const manifestFile = join(base, 'manifest.json');
+  if (manifest.task !== undefined && manifest.task !== 'rotated-detection') {
+    throw new EmsegError('EMSEG_FORMAT_UNSUPPORTED', `${manifestFile}: task ${JSON.stringify(manifest.task)}; emseg-export writes rotated detectors ("rotated-detection") only`, { file: manifestFile, path: 'task' });
+  }
+  const config = checkDetectorConfig(manifest.config, manifestFile);
+  const backbone = backboneSpec(config);
+  const head = boxHeadSpec(config);
+  const specParams = [...paramsOf(backbone), ...paramsOf(head)];
+  const expected = specParams.reduce((n, p) => n + p.shape.reduce((a, d) => a * d, 1), 0);
+  if (params.length !== expected) {
+    throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${manifestFile}: the config describes networks with ${expected} parameters, the checkpoint holds ${params.length}`, { file: manifestFile, path: 'paramCount' });
+  }
+  if (Array.isArray(manifest.params)) {
+    const listed = manifest.params;
+    const mismatch = specParams.findIndex((p, i) => listed[i]?.name !== p.name || JSON.stringify(listed[i]?.shape) !== JSON.stringify(p.shape));
+    if (listed.length !== specParams.length || mismatch >= 0) {
+      const i = mismatch >= 0 ? mismatch : Math.min(listed.length, specParams.length);
+      throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${manifestFile}: params[${i}] is ${JSON.stringify(listed[i] ?? null)}, the config's networks expect ${JSON.stringify(specParams[i] ? { name: specParams[i].name, shape: specParams[i].shape } : null)}`, { file: manifestFile, path: `params[${i}]` });
+    }
+  }
+  const weights: SpecWeights = new Map();
+  let offset = 0;
+  for (const p of specParams) {
+    const size = p.shape.reduce((a, d) => a * d, 1);
+    weights.set(p.name, params.subarray(offset, offset + size));
+    offset += size;
+  }
+  return { dir, manifest, config, backbone, head, weights, paramCount: params.length };
+}

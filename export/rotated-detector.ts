@@ -1,0 +1,307 @@
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EmsegError, invalidArgument } from '../core/errors.ts';
+import { DEFAULT_NORMALIZATION } from '../core/preprocess/normalize.ts';
+import type { RotatedRcnnConfig } from '../training/detection/config.ts';
+import { FPN_LEVELS, FPN_STRIDES } from '../training/detection/specs.ts';
+import type { NetSpec } from '../training/net/spec.ts';
+import { type DetectorCheckpoint, readDetectorCheckpoint } from './detection/checkpoint.ts';
+import { rowCount } from './detection/graph-helpers.ts';
+import { emitDetections, emitRotatedDecode, fixedRows } from './detection/postprocess.ts';
+import { emitMultiLevelRoiAlign } from './detection/roi.ts';
+import { emitRpnProposals } from './detection/rpn.ts';
+import { storeWeightsAsFloat16 } from './fp16.ts';
+import { type ModelSummary, summarizeModel } from './model-summary.ts';
+import { emitSpec, type SpecWeights } from './net/index.ts';
+import {
+  ONNX_OPSET,
+  OpBuilder,
+  attr,
+  encodeModel,
+  makeGraph,
+  makeModel,
+  makeNode,
+  tensorValueInfo,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from './onnx/index.ts';
+import { rotatedNmsFunction } from './ops/rotated-nms.ts';
+
+/**
+ * The rotated Faster R-CNN (training/detection/rotated-rcnn.ts) as one self-contained ONNX model:
+ * standard opset-17 ops plus the model-local function com.emseg::RotatedNMS. The contract (inputs,
+ * outputs, padding, normalisation, metadata) is docs/model-format.md.
+ *
+ * Graph: the backbone spec (ResNet + FPN + RPN head) runs on the whole batch [N, 1, H, W]; a Loop
+ * over the N images then runs, per image, the proposal stage (rpn.ts), multi-level RoIAlign
+ * (roi.ts), the box head spec, Softmax, oriented-box decoding and per-class RotatedNMS
+ * (postprocess.ts); its scan outputs are the padded per-image detections.
+ */
+export interface RotatedDetectorOptions {
+  /** Detections kept per image (the outputs' K); default config.test.detectionsPerImage. */
+  maxDetections?: number;
+  /** Class score threshold (scores > this are kept); default config.test.scoreThreshold. */
+  scoreThreshold?: number;
+  /** IoU threshold of the per-class rotated NMS; default config.test.nmsThreshold. */
+  nmsThreshold?: number;
+  /** Store weights as float16 (Cast to float32 at use): about half the file size. */
+  fp16?: boolean;
+  /** Standard opset; only 17 is written. */
+  opset?: number;
+  /** Metadata `emseg.training_data_licence` (default "unknown"). */
+  licence?: string;
+  /** Metadata `emseg.pixel_size_nm` (default: the checkpoint's, else null). */
+  pixelSizeNm?: number | null;
+  /**
+   * Extra outputs for parity tests: per image the proposals fed to the box head and their class
+   * head outputs, zero-padded to rpn.postNmsTopKTest rows (`debug_proposals` [N, P, 4],
+   * `debug_proposal_logits` [N, P], `debug_class_probs` [N, P, K + 1], `debug_box_deltas` [N, P, 6],
+   * `debug_proposal_count` [N]).
+   */
+  debugOutputs?: boolean;
+}
+
+export const DETECTOR_INPUTS = ['image', 'image_size'] as const;
+export const DETECTOR_OUTPUTS = ['rboxes', 'boxes', 'scores', 'labels', 'count'] as const;
+const DEBUG_OUTPUTS = ['debug_proposals', 'debug_proposal_logits', 'debug_class_probs', 'debug_box_deltas', 'debug_proposal_count'] as const;
+
+/** Inputs of the graph builder: a checked config, its two networks and their weights. */
+export interface DetectorSource {
+  config: RotatedRcnnConfig;
+  backbone: NetSpec;
+  head: NetSpec;
+  weights: SpecWeights;
+  /** Checkpoint metrics (manifest.metrics), stored as metadata. */
+  metrics?: unknown;
+  pixelSizeNm?: number | null;
+}
+
+interface Resolved {
+  maxDetections: number;
+  scoreThreshold: number;
+  nmsThreshold: number;
+}
+
+function resolveOptions(config: RotatedRcnnConfig, o: RotatedDetectorOptions): Resolved {
+  const opset = o.opset ?? ONNX_OPSET;
+  if (opset !== ONNX_OPSET) throw invalidArgument('opset', `${ONNX_OPSET} (the only opset emseg writes)`, opset);
+  const maxDetections = o.maxDetections ?? config.test.detectionsPerImage;
+  if (!Number.isInteger(maxDetections) || maxDetections < 1) throw invalidArgument('max detections', 'a positive integer', maxDetections);
+  const scoreThreshold = o.scoreThreshold ?? config.test.scoreThreshold;
+  if (!(scoreThreshold >= 0 && scoreThreshold <= 1)) throw invalidArgument('score threshold', 'a number in [0, 1]', scoreThreshold);
+  const nmsThreshold = o.nmsThreshold ?? config.test.nmsThreshold;
+  if (!(nmsThreshold >= 0 && nmsThreshold <= 1)) throw invalidArgument('NMS IoU threshold', 'a number in [0, 1]', nmsThreshold);
+  return { maxDetections, scoreThreshold, nmsThreshold };
+}
+
+/** emseg's version (package.json next to the source or the build). */
+export function emsegVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'emseg' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not here: look one folder up
+    }
+    dir = dirname(dir);
+  }
+  return 'unknown';
+}
+
+/** The model's metadata_props (docs/model-format.md). */
+export function detectorMetadata(source: DetectorSource, o: RotatedDetectorOptions, r: Resolved): Record<string, string> {
+  const c = source.config;
+  const pixelSize = o.pixelSizeNm !== undefined ? o.pixelSizeNm : (source.pixelSizeNm ?? null);
+  return {
+    'emseg.task': 'rotated-detection',
+    'emseg.classes': JSON.stringify(c.classes),
+    'emseg.normalization': JSON.stringify(DEFAULT_NORMALIZATION),
+    'emseg.pixel_size_nm': JSON.stringify(pixelSize),
+    'emseg.version': emsegVersion(),
+    'emseg.metrics': JSON.stringify(source.metrics ?? null),
+    'emseg.training_data_licence': o.licence ?? 'unknown',
+    'emseg.input_divisor': '32',
+    'emseg.inference': JSON.stringify({
+      scoreThreshold: r.scoreThreshold,
+      nmsThreshold: r.nmsThreshold,
+      maxDetections: r.maxDetections,
+      rpn: { preNmsTopK: c.rpn.preNmsTopKTest, postNmsTopK: c.rpn.postNmsTopKTest, nmsThreshold: c.rpn.nmsThreshold },
+    }),
+  };
+}
+
+/**
+ * Rename values in nodes (inputs only; recursing into subgraphs): used to give the box-head
+ * initializers, emitted through the Loop body's builder, their plain parameter names.
+ */
+function renameInputs(nodes: NodeProto[], rename: Map<string, string>): void {
+  for (const n of nodes) {
+    n.input = (n.input ?? []).map((v) => rename.get(v) ?? v);
+    for (const a of n.attribute ?? []) if (a.g?.node) renameInputs(a.g.node, rename);
+  }
+}
+
+/** Build the ONNX model (no I/O). */
+export function buildRotatedDetector(source: DetectorSource, options: RotatedDetectorOptions = {}): ModelProto {
+  const config = source.config;
+  const r = resolveOptions(config, options);
+  const K = config.classes.length;
+  const P = config.rpn.postNmsTopKTest;
+  const ops = new OpBuilder('');
+  const initializers: TensorProto[] = [];
+
+  // Backbone on the batch.
+  const net = emitSpec({ ops, initializers }, source.backbone, source.weights, { image: 'image' });
+  const batch = rowCount(ops, 'image');
+  const imageShape = ops.shape('image');
+  const paddedHeight = ops.gather(imageShape, ops.scalar('int64', 2), 0);
+  const paddedWidth = ops.gather(imageShape, ops.scalar('int64', 3), 0);
+
+  // Per image: everything after the backbone.
+  const body = ops.child('img');
+  const iter = body.fresh('iter');
+  const condIn = body.fresh('cond_in');
+  const from = body.unsqueeze(iter, [0]);
+  const to = body.add(from, body.int64s([1], 'one'));
+  const ofImage = (v: string): string => body.slice(v, 0, from, to);
+  const features = FPN_LEVELS.map((l) => ofImage(net[l]));
+  const levels = FPN_LEVELS.map((_, i) => ({ objectness: ofImage(net[`rpn.objectness.l${i}`]), deltas: ofImage(net[`rpn.deltas.l${i}`]) }));
+  const size = body.gather('image_size', iter, 0);
+  const given = (axis: number, padded: string): string => {
+    const v = body.gather(size, body.scalar('int64', axis), 0);
+    return body.cast(body.where(body.greater(v, body.scalar('int64', 0)), v, padded), 'float32');
+  };
+  const validHeight = given(0, paddedHeight);
+  const validWidth = given(1, paddedWidth);
+  const proposals = emitRpnProposals(body, levels, body.cast(paddedWidth, 'float32'), body.cast(paddedHeight, 'float32'), {
+    strides: FPN_STRIDES,
+    anchorSizes: config.anchorSizes,
+    anchorRatios: config.anchorRatios,
+    preNmsTopK: config.rpn.preNmsTopKTest,
+    postNmsTopK: config.rpn.postNmsTopKTest,
+    nmsThreshold: config.rpn.nmsThreshold,
+  });
+  const pooled = emitMultiLevelRoiAlign(body, features, proposals.boxes, { strides: FPN_STRIDES, poolSize: config.roi.poolSize, samplingRatio: config.roi.samplingRatio });
+  const headStart = initializers.length;
+  const head = emitSpec({ ops: body, initializers }, source.head, source.weights, { roi_features: pooled });
+  const rename = new Map<string, string>();
+  for (const t of initializers.slice(headStart)) {
+    const plain = (t.name ?? '').slice(body.prefix.length);
+    rename.set(t.name ?? '', plain);
+    t.name = plain;
+  }
+  renameInputs(body.nodes, rename);
+  const flat = (v: string): string => body.op('Flatten', [v], [attr.int('axis', 1)]);
+  const probs = body.op('Softmax', [flat(head['roi_heads.cls_score'])], [attr.int('axis', 1)], 'class_probs');
+  const boxDeltas = flat(head['roi_heads.rbox_pred']);
+  const rboxes = emitRotatedDecode(body, proposals.boxes, boxDeltas);
+  const det = emitDetections(body, probs, rboxes, validWidth, validHeight, { classes: K, ...r });
+
+  const scan: [string, 'float32' | 'int64', (number | null)[]][] = [
+    [det.rboxes, 'float32', [r.maxDetections, 5]],
+    [det.boxes, 'float32', [r.maxDetections, 4]],
+    [det.scores, 'float32', [r.maxDetections]],
+    [det.labels, 'int64', [r.maxDetections]],
+    [det.count, 'int64', []],
+  ];
+  if (options.debugOutputs) {
+    scan.push(
+      [fixedRows(body, proposals.boxes, P, 2), 'float32', [P, 4]],
+      [fixedRows(body, proposals.logits, P, 1), 'float32', [P]],
+      [fixedRows(body, probs, P, 2), 'float32', [P, K + 1]],
+      [fixedRows(body, boxDeltas, P, 2), 'float32', [P, 6]],
+      [rowCount(body, proposals.boxes), 'int64', []],
+    );
+  }
+  const condOut = body.opTo(body.fresh('cond_out'), 'Identity', [condIn]);
+  const scanOut = scan.map(([v, type, shape]) => tensorValueInfo(body.opTo(body.fresh('out'), 'Identity', [v]), type, shape));
+  const bodyGraph = makeGraph({
+    name: 'per_image',
+    nodes: body.nodes,
+    inputs: [tensorValueInfo(iter, 'int64', []), tensorValueInfo(condIn, 'bool', [])],
+    outputs: [tensorValueInfo(condOut, 'bool', []), ...scanOut],
+  });
+  const outputNames = [...DETECTOR_OUTPUTS, ...(options.debugOutputs ? DEBUG_OUTPUTS : [])];
+  ops.nodes.push(makeNode('Loop', [batch, ops.constant('bool', [], [1], 'true')], outputNames, {
+    name: 'per_image_loop',
+    attributes: [attr.graph('body', bodyGraph)],
+  }));
+
+  const outputs: ValueInfoProto[] = [
+    tensorValueInfo('rboxes', 'float32', ['N', r.maxDetections, 5]),
+    tensorValueInfo('boxes', 'float32', ['N', r.maxDetections, 4]),
+    tensorValueInfo('scores', 'float32', ['N', r.maxDetections]),
+    tensorValueInfo('labels', 'int64', ['N', r.maxDetections]),
+    tensorValueInfo('count', 'int64', ['N']),
+  ];
+  if (options.debugOutputs) {
+    outputs.push(
+      tensorValueInfo('debug_proposals', 'float32', ['N', P, 4]),
+      tensorValueInfo('debug_proposal_logits', 'float32', ['N', P]),
+      tensorValueInfo('debug_class_probs', 'float32', ['N', P, K + 1]),
+      tensorValueInfo('debug_box_deltas', 'float32', ['N', P, 6]),
+      tensorValueInfo('debug_proposal_count', 'int64', ['N']),
+    );
+  }
+  let nodes = ops.nodes;
+  let weights = initializers;
+  if (options.fp16) ({ initializers: weights, nodes } = storeWeightsAsFloat16(initializers, nodes));
+  const graph = makeGraph({
+    name: 'emseg_rotated_detector',
+    nodes,
+    inputs: [tensorValueInfo('image', 'float32', ['N', 1, 'H', 'W']), tensorValueInfo('image_size', 'int64', ['N', 2])],
+    outputs,
+    initializers: weights,
+    docString: 'emseg rotated Faster R-CNN. image: float32 [N, 1, H, W], percentile-normalised to [0, 1], H and W multiples of 32 (zero padding at the bottom and right); image_size: int64 [N, 2] = (height, width) before padding (<= 0: the padded size). See docs/model-format.md.',
+  });
+  const model = makeModel({ graph, functions: [rotatedNmsFunction()], producerVersion: emsegVersion(), docString: 'emseg rotated detector' });
+  model.metadataProps = Object.entries(detectorMetadata(source, options, r)).map(([key, value]) => ({ key, value }));
+  return model;
+}
+
+export interface ExportResult {
+  summary: ModelSummary;
+  /** Parameters (weights) in the model. */
+  parameters: number;
+  /** float32 bytes of those parameters. */
+  weightBytes: number;
+  fileBytes: number;
+  seconds: number;
+}
+
+/** Build from a checked checkpoint (see readDetectorCheckpoint). */
+export function buildFromCheckpoint(ck: DetectorCheckpoint, options: RotatedDetectorOptions = {}): ModelProto {
+  const manifest = ck.manifest as typeof ck.manifest & { pixelSizeNm?: unknown };
+  return buildRotatedDetector({
+    config: ck.config,
+    backbone: ck.backbone,
+    head: ck.head,
+    weights: ck.weights,
+    metrics: manifest.metrics,
+    pixelSizeNm: typeof manifest.pixelSizeNm === 'number' ? manifest.pixelSizeNm : null,
+  }, options);
+}
+
+/** Checkpoint folder -> ONNX file. Throws EmsegError for unusable checkpoints or options. */
+export async function exportRotatedDetector(checkpointDir: string, outPath: string, options: RotatedDetectorOptions = {}): Promise<ExportResult> {
+  const start = performance.now();
+  const ck = await readDetectorCheckpoint(checkpointDir);
+  const model = buildFromCheckpoint(ck, options);
+  const bytes = encodeModel(model);
+  try {
+    writeFileSync(outPath, bytes);
+  } catch (e) {
+    throw new EmsegError('EMSEG_FILE_READ', `${outPath}: cannot write the model (${(e as Error).message})`, { file: outPath, cause: e });
+  }
+  return {
+    summary: summarizeModel(model),
+    parameters: ck.paramCount,
+    weightBytes: 4 * ck.paramCount,
+    fileBytes: statSync(outPath).size,
+    seconds: (performance.now() - start) / 1000,
+  };
+}

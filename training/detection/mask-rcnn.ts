@@ -1,0 +1,160 @@
+import * as tf from '@tensorflow/tfjs';
+import { batchedNms } from '../../core/nms/nms.ts';
+import { type Rle, encodeMaskInBox } from '../../core/mask/rle.ts';
+import type { BoxXYXY } from '../../core/geometry/types.ts';
+import { type NetParams, initParams, runNet } from '../net/run-tfjs.ts';
+import type { NetSpec } from '../net/spec.ts';
+import { type MaskCrop, maskTarget } from '../data/instances.ts';
+import { BoxCoder } from './box-coder.ts';
+import type { MaskRcnnConfig } from './mask-config.ts';
+import { maskBoxHeadSpec, maskHeadSpec } from './mask-specs.ts';
+import { backboneSpec } from './specs.ts';
+import { TwoStageDetector } from './two-stage.ts';
+
+export interface InstanceTargets {
+  boxes: Float32Array;
+  classes: Int32Array;
+  masks: MaskCrop[];
+}
+
+export interface MaskDetection {
+  box: BoxXYXY;
+  score: number;
+  classIndex: number;
+  mask: Rle;
+}
+
+export type MaskLossParts = Record<'rpn_cls' | 'rpn_loc' | 'roi_cls' | 'roi_loc' | 'mask', tf.Scalar>;
+
+/**
+ * Mask R-CNN: the shared backbone/FPN/RPN, an axis-aligned box head (class-agnostic deltas with
+ * detectron2's (10, 10, 5, 5) weights) and a 28 x 28 mask head with one mask per class, trained with
+ * per-pixel BCE on the GT class's mask of positive RoIs. Inference: per-class NMS, then masks of the
+ * kept boxes pasted into the image (bilinear, >= 0.5) as RLE.
+ */
+export class MaskRcnn extends TwoStageDetector<MaskRcnnConfig> {
+  readonly boxHead: NetSpec;
+  readonly maskHead: NetSpec;
+  private readonly boxCoder = new BoxCoder([10, 10, 5, 5]);
+
+  constructor(config: MaskRcnnConfig, params: NetParams) {
+    super(config, params, backboneSpec(config));
+    this.boxHead = maskBoxHeadSpec(config);
+    this.maskHead = maskHeadSpec(config);
+  }
+
+  static create(config: MaskRcnnConfig, seed: number): MaskRcnn {
+    return new MaskRcnn(config, new Map([...initParams(backboneSpec(config), seed), ...initParams(maskBoxHeadSpec(config), seed + 1), ...initParams(maskHeadSpec(config), seed + 2)]));
+  }
+
+  /** Parameter specs in checkpoint order. */
+  specs(): NetSpec[] {
+    return [this.backbone, this.boxHead, this.maskHead];
+  }
+
+  private boxHeadOut(pooled: tf.Tensor4D) {
+    const out = runNet(this.boxHead, this.params, { roi_features: pooled });
+    const R = pooled.shape[0];
+    return { cls: tf.reshape(out['roi_heads.cls_score'], [R, -1]) as tf.Tensor2D, deltas: tf.reshape(out['roi_heads.bbox_pred'], [R, 4]) as tf.Tensor2D };
+  }
+
+  private maskLogits(pooled: tf.Tensor4D): tf.Tensor4D {
+    return runNet(this.maskHead, this.params, { mask_features: pooled })['roi_heads.mask_predictor'];
+  }
+
+  losses(image: tf.Tensor4D, gt: InstanceTargets, seed: number): MaskLossParts {
+    const [, H, W] = image.shape;
+    const K = this.config.classes.length;
+    const { levels, logits, deltas } = this.features(image);
+    const { rpn_cls, rpn_loc } = this.rpnLosses(logits, deltas, gt.boxes, H, W, seed);
+    const { boxes, matched, positives: npos } = this.sampleRois(logits, deltas, gt.boxes, H, W, seed);
+    const R = matched.length;
+    const classTargets = Int32Array.from(matched, (m) => (m >= 0 ? gt.classes[m] : K));
+    const { cls, deltas: d } = this.boxHeadOut(this.pool(levels, boxes, this.config.roi.poolSize));
+    const roiCls = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(classTargets, 'int32'), K + 1), cls, undefined, undefined, tf.Reduction.MEAN) as tf.Scalar;
+    let roiLoc: tf.Scalar = tf.scalar(0);
+    let mask: tf.Scalar = tf.scalar(0);
+    if (npos > 0) {
+      const t = new Float32Array(npos * 4);
+      for (let j = 0; j < npos; j++) this.boxCoder.encode(boxes, j, gt.boxes, matched[j], t, 4 * j);
+      roiLoc = tf.div(tf.sum(tf.abs(tf.sub(tf.slice(d, [0, 0], [npos, 4]), tf.tensor2d(t, [npos, 4])))), Math.max(R, 1)) as tf.Scalar;
+      const M = this.config.mask.resolution;
+      const posBoxes = boxes.subarray(0, npos * 4);
+      const targets = new Float32Array(npos * M * M);
+      for (let j = 0; j < npos; j++) maskTarget(gt.masks[matched[j]], posBoxes, 4 * j, M, targets, j * M * M);
+      const ml = this.maskLogits(this.pool(levels, Float32Array.from(posBoxes), this.config.mask.poolSize)); // [npos, M, M, K]
+      const cls1h = tf.oneHot(tf.tensor1d(Int32Array.from({ length: npos }, (_, j) => gt.classes[matched[j]]), 'int32'), K).reshape([npos, 1, 1, K]);
+      const chosen = tf.sum(tf.mul(ml, cls1h), 3).reshape([npos * M * M]);
+      mask = tf.losses.sigmoidCrossEntropy(tf.tensor1d(targets), chosen, undefined, undefined, tf.Reduction.MEAN) as tf.Scalar;
+    }
+    return { rpn_cls, rpn_loc, roi_cls: roiCls, roi_loc: roiLoc, mask };
+  }
+
+  predict(image: tf.Tensor4D, valid: { width: number; height: number }): MaskDetection[] {
+    const [, H, W] = image.shape;
+    const K = this.config.classes.length;
+    const t = this.config.test;
+    tf.engine().startScope();
+    try {
+      const { levels, logits, deltas } = this.features(image);
+      const prop = this.proposals(logits, deltas, H, W, false);
+      const R = prop.boxes.length / 4;
+      if (R === 0) return [];
+      const { cls, deltas: d } = this.boxHeadOut(this.pool(levels, prop.boxes, this.config.roi.poolSize));
+      const probs = tf.softmax(cls).dataSync() as Float32Array;
+      const dd = d.dataSync() as Float32Array;
+      const boxes: BoxXYXY[] = [], scores: number[] = [], classes: number[] = [];
+      const b = new Float32Array(4);
+      for (let r = 0; r < R; r++) {
+        this.boxCoder.decode(prop.boxes, r, dd, 4 * r, b, 0);
+        const box: BoxXYXY = [Math.max(0, b[0]), Math.max(0, b[1]), Math.min(valid.width, b[2]), Math.min(valid.height, b[3])];
+        if (!(box[2] - box[0] > 1 && box[3] - box[1] > 1)) continue;
+        for (let k = 0; k < K; k++) {
+          const s = probs[r * (K + 1) + k];
+          if (s <= t.scoreThreshold) continue;
+          boxes.push(box);
+          scores.push(s);
+          classes.push(k);
+        }
+      }
+      const keep = batchedNms(boxes, scores, classes, t.nmsThreshold).slice(0, t.detectionsPerImage);
+      if (keep.length === 0) return [];
+      const kept = new Float32Array(keep.length * 4);
+      keep.forEach((i, j) => kept.set(boxes[i], 4 * j));
+      const M = this.config.mask.resolution;
+      const probsMask = tf.sigmoid(this.maskLogits(this.pool(levels, kept, this.config.mask.poolSize))).dataSync() as Float32Array;
+      return keep.map((i, j) => ({
+        box: boxes[i],
+        score: scores[i],
+        classIndex: classes[i],
+        mask: pasteMask(probsMask, j, M, K, classes[i], boxes[i], valid.width, valid.height),
+      }));
+    } finally {
+      tf.engine().endScope();
+    }
+  }
+}
+
+/**
+ * Paste one M x M mask probability map (channel `k` of detection `j` in [N, M, M, K]) into the image:
+ * each pixel centre inside the box samples the map bilinearly (edge-clamped), >= 0.5 is foreground.
+ */
+export function pasteMask(probs: Float32Array, j: number, M: number, K: number, k: number, box: BoxXYXY, width: number, height: number): Rle {
+  const [x1, y1, x2, y2] = box;
+  const bx0 = Math.max(0, Math.floor(x1)), by0 = Math.max(0, Math.floor(y1));
+  const bx1 = Math.min(width, Math.ceil(x2)), by1 = Math.min(height, Math.ceil(y2));
+  const bw = Math.max(bx1 - bx0, 1), bh = Math.max(by1 - by0, 1);
+  const local = new Uint8Array(bw * bh);
+  const at = (u: number, v: number) => probs[((j * M + v) * M + u) * K + k];
+  for (let y = by0; y < by1; y++) {
+    const v = Math.min(Math.max(((y + 0.5 - y1) / (y2 - y1)) * M - 0.5, 0), M - 1);
+    const v0 = Math.floor(v), v1 = Math.min(v0 + 1, M - 1), fv = v - v0;
+    for (let x = bx0; x < bx1; x++) {
+      const u = Math.min(Math.max(((x + 0.5 - x1) / (x2 - x1)) * M - 0.5, 0), M - 1);
+      const u0 = Math.floor(u), u1 = Math.min(u0 + 1, M - 1), fu = u - u0;
+      const p = (1 - fv) * ((1 - fu) * at(u0, v0) + fu * at(u1, v0)) + fv * ((1 - fu) * at(u0, v1) + fu * at(u1, v1));
+      if (p >= 0.5) local[(y - by0) * bw + (x - bx0)] = 1;
+    }
+  }
+  return encodeMaskInBox(local, bx0, by0, Math.min(bw, width - bx0), Math.min(bh, height - by0), height, width);
+}

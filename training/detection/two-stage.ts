@@ -1,0 +1,144 @@
+import * as tf from '@tensorflow/tfjs';
+import type { ResNetOptions } from '../net/builders.ts';
+import { type NetParams, runNet } from '../net/run-tfjs.ts';
+import type { NetSpec } from '../net/spec.ts';
+import { generateAnchors } from './anchors.ts';
+import { BoxCoder } from './box-coder.ts';
+import { matchBoxes, pairwiseIoU, sampleMatches } from './matcher.ts';
+import { rpnProposals } from './proposals.ts';
+import { fpnLevels, roiAlign } from './roi-align.ts';
+import { FPN_LEVELS, FPN_STRIDES } from './specs.ts';
+
+/** What every two-stage detector config has (the RPN and the RoI sampling). */
+export interface TwoStageConfig {
+  classes: string[];
+  backbone: ResNetOptions;
+  fpnChannels: number;
+  anchorSizes: [number, number, number, number];
+  anchorRatios: number[];
+  rpn: {
+    batchPerImage: number;
+    positiveFraction: number;
+    iouThresholds: [number, number];
+    preNmsTopKTrain: number;
+    postNmsTopKTrain: number;
+    preNmsTopKTest: number;
+    postNmsTopKTest: number;
+    nmsThreshold: number;
+  };
+  roi: { batchPerImage: number; positiveFraction: number; iouThreshold: number; poolSize: number; samplingRatio: number; fcDim: number };
+  test: { scoreThreshold: number; nmsThreshold: number; detectionsPerImage: number };
+}
+
+/** Sampled RoIs of one training image: boxes (xyxy), matched GT per RoI (-1 for background). */
+export interface SampledRois {
+  boxes: Float32Array;
+  matched: Int32Array;
+  positives: number;
+}
+
+/**
+ * The parts shared by emseg's two-stage detectors (detectron2's GeneralizedRCNN split the same way):
+ * backbone + FPN + RPN (axis-aligned anchors, losses, proposals) and RoI sampling/pooling. Subclasses
+ * add their RoI heads: `RotatedRcnn` (oriented boxes) and `MaskRcnn` (boxes + masks).
+ */
+export abstract class TwoStageDetector<C extends TwoStageConfig> {
+  private anchorCache = new Map<string, { anchors: Float32Array; perLevel: number[] }>();
+  protected readonly rpnCoder = new BoxCoder([1, 1, 1, 1]);
+
+  constructor(
+    readonly config: C,
+    readonly params: NetParams,
+    readonly backbone: NetSpec,
+  ) {}
+
+  anchors(height: number, width: number): { anchors: Float32Array; perLevel: number[] } {
+    const key = `${height}x${width}`;
+    let a = this.anchorCache.get(key);
+    if (!a) {
+      a = generateAnchors(FPN_STRIDES.map((stride, i) => ({ stride, size: this.config.anchorSizes[i], height: height / stride, width: width / stride })), this.config.anchorRatios);
+      this.anchorCache.set(key, a);
+    }
+    return a;
+  }
+
+  /** Backbone + RPN outputs; per level features, logits [A_l] and deltas [A_l, 4]. */
+  protected features(image: tf.Tensor4D) {
+    const out = runNet(this.backbone, this.params, { image });
+    const levels = FPN_LEVELS.map((l) => out[l]);
+    const logits = FPN_LEVELS.map((_, i) => tf.reshape(out[`rpn.objectness.l${i}`], [-1]));
+    const deltas = FPN_LEVELS.map((_, i) => tf.reshape(out[`rpn.deltas.l${i}`], [-1, 4]));
+    return { levels, logits, deltas };
+  }
+
+  protected proposals(logits: tf.Tensor[], deltas: tf.Tensor[], height: number, width: number, train: boolean) {
+    const { anchors, perLevel } = this.anchors(height, width);
+    const r = this.config.rpn;
+    return rpnProposals(
+      logits.map((t) => t.dataSync() as Float32Array),
+      deltas.map((t) => t.dataSync() as Float32Array),
+      anchors, perLevel, width, height,
+      train ? r.preNmsTopKTrain : r.preNmsTopKTest,
+      train ? r.postNmsTopKTrain : r.postNmsTopKTest,
+      r.nmsThreshold,
+    );
+  }
+
+  /** RoIAlign each box on its FPN level; rows in the order of `boxes`. */
+  protected pool(levels: tf.Tensor4D[], boxes: Float32Array, outputSize: number): tf.Tensor4D {
+    const R = boxes.length / 4;
+    const lv = fpnLevels(boxes, 2, 5);
+    const parts: tf.Tensor4D[] = [];
+    const order: number[] = [];
+    for (let l = 0; l < 4; l++) {
+      const idx: number[] = [];
+      for (let i = 0; i < R; i++) if (lv[i] === l + 2) idx.push(i);
+      if (idx.length === 0) continue;
+      const sub = new Float32Array(idx.length * 4);
+      idx.forEach((i, j) => sub.set(boxes.subarray(4 * i, 4 * i + 4), 4 * j));
+      parts.push(roiAlign(levels[l], sub, { outputSize, samplingRatio: this.config.roi.samplingRatio, spatialScale: 1 / FPN_STRIDES[l] }));
+      order.push(...idx);
+    }
+    const pooled = tf.concat(parts, 0);
+    const inverse = new Int32Array(R);
+    order.forEach((orig, pos) => (inverse[orig] = pos));
+    return tf.gather(pooled, tf.tensor1d(inverse, 'int32')) as tf.Tensor4D;
+  }
+
+  /** RPN losses (sigmoid CE on sampled anchors, L1 on positive deltas), detectron2-style. */
+  protected rpnLosses(logits: tf.Tensor[], deltas: tf.Tensor[], gtBoxes: Float32Array, height: number, width: number, seed: number): { rpn_cls: tf.Scalar; rpn_loc: tf.Scalar } {
+    const G = gtBoxes.length / 4;
+    const { anchors } = this.anchors(height, width);
+    const A = anchors.length / 4;
+    const match = matchBoxes(pairwiseIoU(gtBoxes, anchors), G, A, this.config.rpn.iouThresholds[0], this.config.rpn.iouThresholds[1], true);
+    const { positives, negatives } = sampleMatches(match, this.config.rpn.batchPerImage, this.config.rpn.positiveFraction, seed);
+    const sampled = [...positives, ...negatives];
+    const allLogits = tf.concat(logits, 0);
+    const allDeltas = tf.concat(deltas, 0);
+    const labels = tf.tensor1d(sampled.map((_, i) => (i < positives.length ? 1 : 0)));
+    const rpnCls = tf.losses.sigmoidCrossEntropy(labels, tf.gather(allLogits, tf.tensor1d(sampled, 'int32')), undefined, undefined, tf.Reduction.MEAN) as tf.Scalar;
+    let rpnLoc: tf.Scalar = tf.scalar(0);
+    if (positives.length > 0) {
+      const t = new Float32Array(positives.length * 4);
+      positives.forEach((a, j) => this.rpnCoder.encode(anchors, a, gtBoxes, match[a], t, 4 * j));
+      rpnLoc = tf.div(tf.sum(tf.abs(tf.sub(tf.gather(allDeltas, tf.tensor1d(positives, 'int32')), tf.tensor2d(t, [positives.length, 4])))), Math.max(sampled.length, 1)) as tf.Scalar;
+    }
+    return { rpn_cls: rpnCls, rpn_loc: rpnLoc };
+  }
+
+  /** Training proposals plus the GT boxes, matched and sampled for the RoI heads (positives first). */
+  protected sampleRois(logits: tf.Tensor[], deltas: tf.Tensor[], gtBoxes: Float32Array, height: number, width: number, seed: number): SampledRois {
+    const G = gtBoxes.length / 4;
+    const prop = this.proposals(logits, deltas, height, width, true);
+    const P = prop.boxes.length / 4 + G;
+    const boxes = new Float32Array(P * 4);
+    boxes.set(prop.boxes);
+    boxes.set(gtBoxes, prop.boxes.length);
+    const match = matchBoxes(pairwiseIoU(gtBoxes, boxes), G, P, this.config.roi.iouThreshold, this.config.roi.iouThreshold, false);
+    const s = sampleMatches(match, this.config.roi.batchPerImage, this.config.roi.positiveFraction, seed + 1);
+    const rois = [...s.positives, ...s.negatives];
+    const out = new Float32Array(rois.length * 4);
+    rois.forEach((i, j) => out.set(boxes.subarray(4 * i, 4 * i + 4), 4 * j));
+    return { boxes: out, matched: Int32Array.from(rois, (i) => match[i]), positives: s.positives.length };
+  }
+}
