@@ -15,3 +15,5 @@ $EMSEG synth haadf-nanorods --count 20 --seed 2 --size 512 --out "$DATA/test"
 $EMSEG train --task rotated-detection --train "$DATA/split/train.json" --val "$DATA/split/val.json" \
   --out "$OUT" --config recipes/nanorod-synthetic.config.json --max-steps "$STEPS" --eval-period 250 \
   --workers 2 --lr 0.01 --seed 0
+$EMSEG predict "$OUT/checkpoints/best" --data "$DATA/test/annotations.json" > "$OUT/test-metrics.json"
+cat "$OUT/test-metrics.json"
