@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type BackendChoice, selectBackend } from '../training/backend/select-backend.ts';
 import type { Replica } from '../training/parallel/replica.ts';
+import { flatten } from '../training/detection/replica.ts';
 import { resnet18Half } from './train-step.bench.ts';
 
 /** The benchmark backbone as a data-parallel replica: shard = a seed for a random 512 x 512 image. */
@@ -28,13 +29,7 @@ export async function createReplica(init: unknown): Promise<Replica> {
       return { loss, grads: flat };
     },
     parameters() {
-      const out = new Float32Array(paramCount);
-      let off = 0;
-      for (const v of vars) {
-        out.set(v.dataSync() as Float32Array, off);
-        off += v.size;
-      }
-      return out;
+      return flatten(vars, paramCount);
     },
     apply(avg) {
       tf.tidy(() => {

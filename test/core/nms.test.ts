@@ -11,15 +11,9 @@ import {
   type BoxXYXY,
   type RotatedBox,
 } from '../../core/index.ts';
-import { cocoFixture, readJson, seededRandom } from '../helpers/fixtures.ts';
+import { type RotatedNmsCase, cocoFixture, readJson, seededRandom } from '../helpers/fixtures.ts';
 
-interface NmsCase {
-  name: string;
-  boxes: RotatedBox[];
-  scores: number[];
-  iou_thresholds: number[];
-  keep: Record<string, number[]>;
-}
+type NmsCase = RotatedNmsCase;
 
 /** Textbook greedy NMS written independently (O(n^2) over a full IoU matrix), as an oracle. */
 function oracle<B>(boxes: B[], scores: number[], thr: number, iou: (a: B, b: B) => number): number[] {

@@ -12,15 +12,9 @@ import { nmsRotated } from '../../core/nms/nms.ts';
 import { EMSEG_DOMAIN, ONNX_OPSET, decodeModel, encodeModel, int64ToNumber } from '../../export/onnx/index.ts';
 import { rotatedNmsModel } from '../../export/ops/rotated-nms-model.ts';
 import { ROTATED_NMS_OP } from '../../export/ops/rotated-nms.ts';
-import { cocoFixture, readJson, seededRandom } from '../helpers/fixtures.ts';
+import { type RotatedNmsCase, cocoFixture, readJson, seededRandom } from '../helpers/fixtures.ts';
 
-interface NmsCase {
-  name: string;
-  boxes: RotatedBox[];
-  scores: number[];
-  iou_thresholds: number[];
-  keep: Record<string, number[]>;
-}
+type NmsCase = RotatedNmsCase;
 
 /** One NMS problem as the ONNX op sees it: float32 values, a float32 threshold, an int64 limit. */
 interface Problem {

@@ -18,3 +18,12 @@ export function readJson<T = unknown>(path: string): T {
 }
 
 export { seededRandom } from '../../core/random.ts';
+
+/** One case of rotated_nms_cases.json: boxes, scores and the reference keep list per threshold. */
+export interface RotatedNmsCase {
+  name: string;
+  boxes: [number, number, number, number, number][];
+  scores: number[];
+  iou_thresholds: number[];
+  keep: Record<string, number[]>;
+}

@@ -5,9 +5,9 @@ export interface RotatedRcnnConfig extends TwoStageConfig {
   task: 'rotated-detection';
 }
 
-export function defaultRotatedRcnnConfig(classes: string[]): RotatedRcnnConfig {
+/** Settings both detectors start from (detectron2's defaults, scaled to a light backbone and EM sizes). */
+export function twoStageDefaults(classes: string[]): TwoStageConfig {
   return {
-    task: 'rotated-detection',
     classes,
     backbone: { widths: [32, 64, 128, 256], blocks: [2, 2, 2, 2], norm: 'gn' },
     fpnChannels: 64,
@@ -17,4 +17,8 @@ export function defaultRotatedRcnnConfig(classes: string[]): RotatedRcnnConfig {
     roi: { batchPerImage: 256, positiveFraction: 0.25, iouThreshold: 0.5, poolSize: 7, samplingRatio: 1, fcDim: 256 },
     test: { scoreThreshold: 0.05, nmsThreshold: 0.3, detectionsPerImage: 100 },
   };
+}
+
+export function defaultRotatedRcnnConfig(classes: string[]): RotatedRcnnConfig {
+  return { task: 'rotated-detection', ...twoStageDefaults(classes) };
 }

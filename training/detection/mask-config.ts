@@ -1,3 +1,4 @@
+import { twoStageDefaults } from './config.ts';
 import type { TwoStageConfig } from './two-stage.ts';
 
 /** Mask R-CNN (vesicles, holes): the two-stage settings plus the mask head. */
@@ -7,15 +8,11 @@ export interface MaskRcnnConfig extends TwoStageConfig {
 }
 
 export function defaultMaskRcnnConfig(classes: string[]): MaskRcnnConfig {
+  const base = twoStageDefaults(classes);
   return {
     task: 'instance-segmentation',
-    classes,
-    backbone: { widths: [32, 64, 128, 256], blocks: [2, 2, 2, 2], norm: 'gn' },
-    fpnChannels: 64,
-    anchorSizes: [16, 32, 64, 128],
-    anchorRatios: [0.5, 1, 2],
-    rpn: { batchPerImage: 256, positiveFraction: 0.5, iouThresholds: [0.3, 0.7], preNmsTopKTrain: 2000, postNmsTopKTrain: 1000, preNmsTopKTest: 1000, postNmsTopKTest: 500, nmsThreshold: 0.7 },
-    roi: { batchPerImage: 256, positiveFraction: 0.25, iouThreshold: 0.5, poolSize: 7, samplingRatio: 1, fcDim: 256 },
+    ...base,
+    // Masked objects (vesicles) rarely overlap: a looser NMS and more detections per image.
     test: { scoreThreshold: 0.05, nmsThreshold: 0.5, detectionsPerImage: 200 },
     mask: { poolSize: 14, numConvs: 4, convDim: 64, resolution: 28 },
   };

@@ -91,22 +91,17 @@ export class MaskRcnn extends TwoStageDetector<MaskRcnnConfig> {
   }
 
   predict(image: tf.Tensor4D, valid: { width: number; height: number }): MaskDetection[] {
-    const [, H, W] = image.shape;
     const K = this.config.classes.length;
     const t = this.config.test;
-    tf.engine().startScope();
-    try {
-      const { levels, logits, deltas } = this.features(image);
-      const prop = this.proposals(logits, deltas, H, W, false);
-      const R = prop.boxes.length / 4;
-      if (R === 0) return [];
-      const { cls, deltas: d } = this.boxHeadOut(this.pool(levels, prop.boxes, this.config.roi.poolSize));
-      const probs = tf.softmax(cls).dataSync() as Float32Array;
-      const dd = d.dataSync() as Float32Array;
+    return this.withScope(() => {
+      const scored = this.scoreProposals(image, (pooled) => this.boxHeadOut(pooled));
+      if (!scored) return [];
+      const { levels, boxes: proposals, probs, deltas: dd } = scored;
+      const R = proposals.length / 4;
       const boxes: BoxXYXY[] = [], scores: number[] = [], classes: number[] = [];
       const b = new Float32Array(4);
       for (let r = 0; r < R; r++) {
-        this.boxCoder.decode(prop.boxes, r, dd, 4 * r, b, 0);
+        this.boxCoder.decode(proposals, r, dd, 4 * r, b, 0);
         const box: BoxXYXY = [Math.max(0, b[0]), Math.max(0, b[1]), Math.min(valid.width, b[2]), Math.min(valid.height, b[3])];
         if (!(box[2] - box[0] > 1 && box[3] - box[1] > 1)) continue;
         for (let k = 0; k < K; k++) {
@@ -129,9 +124,7 @@ export class MaskRcnn extends TwoStageDetector<MaskRcnnConfig> {
         classIndex: classes[i],
         mask: pasteMask(probsMask, j, M, K, classes[i], boxes[i], valid.width, valid.height),
       }));
-    } finally {
-      tf.engine().endScope();
-    }
+    });
   }
 }
 

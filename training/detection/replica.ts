@@ -176,7 +176,8 @@ export class DetectorReplica implements Replica {
   }
 }
 
-function flatten(vars: tf.Variable[], n: number): Float32Array {
+/** Variables' values concatenated in order (flat gradients, checkpoints). */
+export function flatten(vars: tf.Variable[], n: number): Float32Array {
   const out = new Float32Array(n);
   let off = 0;
   for (const v of vars) {

@@ -79,23 +79,17 @@ export class RotatedRcnn extends TwoStageDetector<RotatedRcnnConfig> {
 
   /** Detections for one image ([1, H, W, 1], H and W multiples of 32; `valid` = the unpadded size). */
   predict(image: tf.Tensor4D, valid: { width: number; height: number }): RotatedDetection[] {
-    const [, H, W] = image.shape;
     const K = this.config.classes.length;
     const t = this.config.test;
-    // A manual scope (tf.tidy only returns tensors): every intermediate is freed on exit.
-    tf.engine().startScope();
-    try {
-      const { levels, logits, deltas } = this.features(image);
-      const prop = this.proposals(logits, deltas, H, W, false);
-      const R = prop.boxes.length / 4;
-      if (R === 0) return [];
-      const { cls, deltas: d } = this.head_(this.pool(levels, prop.boxes, this.config.roi.poolSize));
-      const probs = tf.softmax(cls).dataSync() as Float32Array;
-      const dd = d.dataSync() as Float32Array;
+    return this.withScope(() => {
+      const scored = this.scoreProposals(image, (pooled) => this.head_(pooled));
+      if (!scored) return [];
+      const { boxes: proposals, probs, deltas: dd } = scored;
+      const R = proposals.length / 4;
       const rboxes: RotatedBox[] = [], scores: number[] = [], classes: number[] = [];
       const rb = new Float32Array(5);
       for (let r = 0; r < R; r++) {
-        this.roiCoder.decode(prop.boxes, r, dd, 6 * r, rb, 0);
+        this.roiCoder.decode(proposals, r, dd, 6 * r, rb, 0);
         if (!(rb[2] > 0 && rb[3] > 0) || rb[0] < 0 || rb[1] < 0 || rb[0] > valid.width || rb[1] > valid.height) continue;
         for (let k = 0; k < K; k++) {
           const s = probs[r * (K + 1) + k];
@@ -107,8 +101,6 @@ export class RotatedRcnn extends TwoStageDetector<RotatedRcnnConfig> {
       }
       const keep = batchedNmsRotated(rboxes, scores, classes, t.nmsThreshold).slice(0, t.detectionsPerImage);
       return keep.map((i) => ({ rbox: rboxes[i], score: scores[i], classIndex: classes[i] }));
-    } finally {
-      tf.engine().endScope();
-    }
+    });
   }
 }

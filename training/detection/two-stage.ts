@@ -105,6 +105,29 @@ export abstract class TwoStageDetector<C extends TwoStageConfig> {
     return tf.gather(pooled, tf.tensor1d(inverse, 'int32')) as tf.Tensor4D;
   }
 
+  /** Run `fn` in a tfjs scope that frees every intermediate on exit (tf.tidy only returns tensors). */
+  protected withScope<T>(fn: () => T): T {
+    tf.engine().startScope();
+    try {
+      return fn();
+    } finally {
+      tf.engine().endScope();
+    }
+  }
+
+  /**
+   * Inference up to the box head (call inside `withScope`): test-time proposals, pooled and scored by
+   * `head`; class probabilities (softmax) and deltas read back. Null when there is no proposal.
+   */
+  protected scoreProposals(image: tf.Tensor4D, head: (pooled: tf.Tensor4D) => { cls: tf.Tensor2D; deltas: tf.Tensor2D }) {
+    const [, H, W] = image.shape;
+    const { levels, logits, deltas } = this.features(image);
+    const prop = this.proposals(logits, deltas, H, W, false);
+    if (prop.boxes.length === 0) return null;
+    const { cls, deltas: d } = head(this.pool(levels, prop.boxes, this.config.roi.poolSize));
+    return { levels, boxes: prop.boxes, probs: tf.softmax(cls).dataSync() as Float32Array, deltas: d.dataSync() as Float32Array };
+  }
+
   /** RPN losses (sigmoid CE on sampled anchors, L1 on positive deltas), detectron2-style. */
   protected rpnLosses(logits: tf.Tensor[], deltas: tf.Tensor[], gtBoxes: Float32Array, height: number, width: number, seed: number): { rpn_cls: tf.Scalar; rpn_loc: tf.Scalar } {
     const G = gtBoxes.length / 4;
