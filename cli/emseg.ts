@@ -16,7 +16,7 @@ const COMMANDS: Record<string, Command> = {
   info: { run: infoCommand, usage: infoUsage, summary: 'format, size, pixel type and calibration (nm/px) of EM images' },
   dataset: { run: datasetCommand, usage: datasetUsage, summary: 'check, summarise and split COCO datasets' },
   synth: { run: synthCommand, usage: synthUsage, summary: 'generate synthetic TEM vesicle or HAADF nanorod datasets (16-bit TIFF + COCO)' },
-  train: { run: trainCommand, usage: trainUsage, summary: 'train a rotated Faster R-CNN (tfjs; wasm, or tfjs-node when installed)' },
+  train: { run: trainCommand, usage: trainUsage, summary: 'train rotated Faster R-CNN or Mask R-CNN (tfjs; wasm, or tfjs-node when installed)' },
   predict: { run: predictCommand, usage: predictUsage, summary: 'run or evaluate a trained checkpoint with tfjs' },
   convert: { run: convertCommand, usage: convertUsage, summary: 'convert label images, masks, LabelImg/roLabelImg XML, Labelbox JSON to COCO' },
 };
