@@ -27,10 +27,10 @@ export interface RboxDataset {
 }
 
 /**
- * A COCO file with `rbox` annotations as training data. Image paths are resolved against the JSON's
- * folder; crowd annotations are skipped (no rotated crowd regions in training).
+ * A COCO dataset for training: parsed and validated, its classes in category-id order (or the given
+ * model classes, matched by name) and the folder image paths are resolved against.
  */
-export async function loadRboxDataset(file: string, classes?: string[]): Promise<RboxDataset> {
+export async function loadCocoForTraining(file: string, classes?: string[]): Promise<{ coco: CocoDataset; names: string[]; categoryIds: number[]; root: string }> {
   const coco = loadCocoDataset(await readTextFile(file), file);
   const cats = [...coco.categories].sort((a, b) => a.id - b.id);
   const names = classes ?? cats.map((c) => c.name);
@@ -39,7 +39,15 @@ export async function loadRboxDataset(file: string, classes?: string[]): Promise
     if (!c) throw new EmsegError('EMSEG_COCO_INVALID', `${file}: no category named "${n}" (the model's classes are ${names.join(', ')})`, { file });
     return c.id;
   });
-  const root = dirname(resolve(file));
+  return { coco, names, categoryIds, root: dirname(resolve(file)) };
+}
+
+/**
+ * A COCO file with `rbox` annotations as training data. Image paths are resolved against the JSON's
+ * folder; crowd annotations are skipped (no rotated crowd regions in training).
+ */
+export async function loadRboxDataset(file: string, classes?: string[]): Promise<RboxDataset> {
+  const { coco, names, categoryIds, root } = await loadCocoForTraining(file, classes);
   const samples = coco.images.map((im): RboxSample => {
     const anns = coco.annotations.filter((a) => a.image_id === im.id && !a.iscrowd && categoryIds.includes(a.category_id));
     anns.forEach((a, i) => {

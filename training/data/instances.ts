@@ -1,11 +1,10 @@
-import { dirname, resolve } from 'node:path';
-import { loadCocoDataset } from '../../core/coco/load.ts';
+import { resolve } from 'node:path';
 import type { CocoDataset } from '../../core/coco/types.ts';
 import { EmsegError } from '../../core/errors.ts';
 import { cocoSegmentationToRle } from '../../core/mask/coco-segmentation.ts';
 import { decodeRle, rleToBbox } from '../../core/mask/rle.ts';
-import { readTextFile } from '../../sdk-node/read-file.ts';
 import { type Dihedral, transformImage } from './augment.ts';
+import { loadCocoForTraining } from './dataset.ts';
 
 /** An instance mask kept as its bounding-box crop (a full-size bitmap per object would not fit). */
 export interface MaskCrop {
@@ -37,15 +36,7 @@ export interface InstanceDataset {
 
 /** A COCO file with segmentation masks as Mask R-CNN training data (crowd regions skipped). */
 export async function loadInstanceDataset(file: string, classes?: string[]): Promise<InstanceDataset> {
-  const coco = loadCocoDataset(await readTextFile(file), file);
-  const cats = [...coco.categories].sort((a, b) => a.id - b.id);
-  const names = classes ?? cats.map((c) => c.name);
-  const categoryIds = names.map((n) => {
-    const c = cats.find((x) => x.name === n);
-    if (!c) throw new EmsegError('EMSEG_COCO_INVALID', `${file}: no category named "${n}"`, { file });
-    return c.id;
-  });
-  const root = dirname(resolve(file));
+  const { coco, names, categoryIds, root } = await loadCocoForTraining(file, classes);
   const samples = coco.images.map((im): InstanceSample => {
     const anns = coco.annotations.filter((a) => a.image_id === im.id && !a.iscrowd && categoryIds.includes(a.category_id));
     const masks: MaskCrop[] = [];

@@ -1,15 +1,11 @@
 import { SpecBuilder } from '../net/builders.ts';
 import type { NetSpec } from '../net/spec.ts';
 import type { MaskRcnnConfig } from './mask-config.ts';
+import { boxHeadSpec } from './specs.ts';
 
-/** Box head of Mask R-CNN: two FC layers, class logits (K + 1, background last), class-agnostic deltas (4). */
+/** Box head of Mask R-CNN: the shared box head with class-agnostic axis-aligned deltas (4). */
 export function maskBoxHeadSpec(c: MaskRcnnConfig): NetSpec {
-  const b = new SpecBuilder([{ name: 'roi_features', channels: c.fpnChannels }]);
-  const fc1 = b.relu(b.conv('roi_heads.fc1', 'roi_features', c.roi.fcDim, c.roi.poolSize, 1, { bias: true, padding: 'valid' }));
-  const fc2 = b.relu(b.conv('roi_heads.fc2', fc1, c.roi.fcDim, 1, 1, { bias: true }));
-  const cls = b.conv('roi_heads.cls_score', fc2, c.classes.length + 1, 1, 1, { bias: true, init: { std: 0.01 } });
-  const deltas = b.conv('roi_heads.bbox_pred', fc2, 4, 1, 1, { bias: true, init: { std: 0.001 } });
-  return b.build([cls, deltas]);
+  return boxHeadSpec(c, { name: 'roi_heads.bbox_pred', dim: 4 });
 }
 
 /** Mask head (detectron2 MaskRCNNConvUpsampleHead): 4 x (3x3 conv + ReLU), 2x deconv + ReLU, 1x1 conv to K masks. */

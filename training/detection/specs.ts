@@ -17,13 +17,14 @@ export function backboneSpec(c: TwoStageConfig): NetSpec {
 /**
  * Box head on pooled RoI features [R, P, P, C]: two fully connected layers written as a PxP valid
  * convolution and a 1x1 convolution (so the one network description covers them), then class logits
- * (K + 1, background last) and class-agnostic oriented deltas (6: dx, dy, dw, dh, cos 2t, sin 2t).
+ * (K + 1, background last) and class-agnostic deltas: by default oriented (6: dx, dy, dw, dh, cos 2t,
+ * sin 2t, `roi_heads.rbox_pred`); Mask R-CNN asks for axis-aligned ones (4, `roi_heads.bbox_pred`).
  */
-export function boxHeadSpec(c: TwoStageConfig): NetSpec {
+export function boxHeadSpec(c: TwoStageConfig, deltas: { name: string; dim: number } = { name: 'roi_heads.rbox_pred', dim: 6 }): NetSpec {
   const b = new SpecBuilder([{ name: 'roi_features', channels: c.fpnChannels }]);
   const fc1 = b.relu(b.conv('roi_heads.fc1', 'roi_features', c.roi.fcDim, c.roi.poolSize, 1, { bias: true, padding: 'valid' }));
   const fc2 = b.relu(b.conv('roi_heads.fc2', fc1, c.roi.fcDim, 1, 1, { bias: true }));
   const cls = b.conv('roi_heads.cls_score', fc2, c.classes.length + 1, 1, 1, { bias: true, init: { std: 0.01 } });
-  const deltas = b.conv('roi_heads.rbox_pred', fc2, 6, 1, 1, { bias: true, init: { std: 0.001 } });
-  return b.build([cls, deltas]);
+  const out = b.conv(deltas.name, fc2, deltas.dim, 1, 1, { bias: true, init: { std: 0.001 } });
+  return b.build([cls, out]);
 }
