@@ -71,6 +71,7 @@ for (const n of [100, 300, 1000]) {
     scores: new ort.Tensor('float32', Float32Array.from(scores), [n]),
     iou_threshold: new ort.Tensor('float32', Float32Array.from([threshold]), []),
     max_output: new ort.Tensor('int64', BigInt64Array.from([BigInt(maxOutput)]), []),
+    classes: new ort.Tensor('int64', new BigInt64Array(n), [n]), // one class: plain NMS
   };
   const keep = Array.from((await session.run(feeds)).keep.data as BigInt64Array, Number);
   const reference = nmsRotated(boxes, scores, Math.fround(threshold)).slice(0, Math.max(maxOutput, 0));

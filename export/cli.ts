@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { isEmsegError } from '../core/errors.ts';
-import { type ExportResult, type RotatedDetectorOptions, exportRotatedDetector } from './rotated-detector.ts';
+import { type ExportResult, type DetectorOptions, exportDetector } from './detector.ts';
 
 const USAGE = `Usage: emseg-export CHECKPOINT -o MODEL.onnx [options]
 
@@ -33,7 +33,7 @@ function number(name: string, text: string | undefined, check: (v: number) => bo
   return v;
 }
 
-function parse(argv: string[]): { checkpoint: string; output: string; options: RotatedDetectorOptions } {
+function parse(argv: string[]): { checkpoint: string; output: string; options: DetectorOptions } {
   let parsed;
   try {
     parsed = parseArgs({
@@ -58,7 +58,7 @@ function parse(argv: string[]): { checkpoint: string; output: string; options: R
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'no CHECKPOINT folder given' : `one CHECKPOINT expected, got ${positionals.length}: ${positionals.join(' ')}`);
   if (!values.output) throw new UsageError('-o MODEL.onnx is required');
   const opset = number('opset', values.opset, (v) => v === 17, '17 (the only opset emseg writes)');
-  const options: RotatedDetectorOptions = {
+  const options: DetectorOptions = {
     ...(opset === undefined ? {} : { opset }),
     maxDetections: number('max-detections', values['max-detections'], (v) => Number.isInteger(v) && v >= 1, 'a positive integer'),
     scoreThreshold: number('score-threshold', values['score-threshold'], (v) => v >= 0 && v <= 1, 'a number in [0, 1]'),
@@ -99,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     const { checkpoint, output, options } = parse(argv);
-    const result = await exportRotatedDetector(checkpoint, output, options);
+    const result = await exportDetector(checkpoint, output, options);
     process.stdout.write(`${formatSummary(output, result)}\n`);
     return 0;
   } catch (e) {

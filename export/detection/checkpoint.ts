@@ -3,22 +3,31 @@ import { join } from 'node:path';
 import { EmsegError } from '../../core/errors.ts';
 import { type CheckpointManifest, loadCheckpoint } from '../../training/checkpoint.ts';
 import type { RotatedRcnnConfig } from '../../training/detection/config.ts';
+import type { MaskRcnnConfig } from '../../training/detection/mask-config.ts';
+import { maskBoxHeadSpec, maskHeadSpec } from '../../training/detection/mask-specs.ts';
 import { backboneSpec, boxHeadSpec } from '../../training/detection/specs.ts';
 import { type NetSpec, paramsOf } from '../../training/net/spec.ts';
 import type { SpecWeights } from '../net/index.ts';
 
 /**
- * Reading a rotated-detector checkpoint for export (no tfjs): the manifest, a config checked field by
- * field (so a foreign or truncated checkpoint fails with an EmsegError naming what is missing, not
- * with a TypeError deep in the graph builder) and the parameters split into the two networks'
- * weights, in the order `train-rotated.ts` writes them (paramsOf(backbone), then paramsOf(box head)).
+ * Reading a detector checkpoint for export (no tfjs): the manifest, a config checked field by field
+ * (so a foreign or truncated checkpoint fails with an EmsegError naming what is missing, not with a
+ * TypeError deep in the graph builder) and the parameters split into the networks' weights, in the
+ * order training writes them (paramsOf(backbone), paramsOf(box head), then for Mask R-CNN
+ * paramsOf(mask head)).
  */
+export type DetectorTask = 'rotated-detection' | 'instance-segmentation';
+export const DETECTOR_TASKS: readonly DetectorTask[] = ['rotated-detection', 'instance-segmentation'];
+
 export interface DetectorCheckpoint {
   dir: string;
   manifest: CheckpointManifest;
-  config: RotatedRcnnConfig;
+  task: DetectorTask;
+  config: RotatedRcnnConfig | MaskRcnnConfig;
   backbone: NetSpec;
   head: NetSpec;
+  /** Mask R-CNN's mask head (instance-segmentation only). */
+  maskHead?: NetSpec;
   /** Parameters of both networks by name (tfjs layouts), views into one buffer. */
   weights: SpecWeights;
   paramCount: number;
@@ -52,6 +61,14 @@ const CONFIG_FIELDS: [string, Check, string][] = [
   ['test.detectionsPerImage', isPositiveInt, 'a positive integer'],
 ];
 
+/** Fields only Mask R-CNN has. */
+const MASK_FIELDS: [string, Check, string][] = [
+  ['mask.poolSize', isPositiveInt, 'a positive integer'],
+  ['mask.numConvs', isNonNegativeInt, 'a non-negative integer'],
+  ['mask.convDim', isPositiveInt, 'a positive integer'],
+  ['mask.resolution', isPositiveInt, 'a positive integer'],
+];
+
 function field(obj: unknown, path: string): unknown {
   let v: unknown = obj;
   for (const key of path.split('.')) {
@@ -61,29 +78,33 @@ function field(obj: unknown, path: string): unknown {
   return v;
 }
 
-/** The checkpoint's config as a RotatedRcnnConfig, or an EmsegError listing every bad field. */
-export function checkDetectorConfig(config: unknown, file: string): RotatedRcnnConfig {
+/** The checkpoint's config (either task), or an EmsegError listing every bad field. */
+export function checkDetectorConfig(config: unknown, file: string): RotatedRcnnConfig | MaskRcnnConfig {
   if (config === null || typeof config !== 'object') {
     throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${file}: the manifest has no "config" object (not a detector checkpoint)`, { file, path: 'config' });
   }
   const task = (config as Record<string, unknown>).task;
-  if (task !== 'rotated-detection') {
-    throw new EmsegError('EMSEG_FORMAT_UNSUPPORTED', `${file}: config.task is ${JSON.stringify(task)}; emseg-export writes rotated detectors ("rotated-detection") only`, { file, path: 'config.task' });
+  if (!DETECTOR_TASKS.includes(task as DetectorTask)) {
+    throw new EmsegError('EMSEG_FORMAT_UNSUPPORTED', `${file}: config.task is ${JSON.stringify(task)}; emseg-export writes ${DETECTOR_TASKS.map((t) => `"${t}"`).join(' and ')} models`, { file, path: 'config.task' });
   }
   const problems: string[] = [];
-  for (const [path, ok, expected] of CONFIG_FIELDS) {
+  for (const [path, ok, expected] of task === 'instance-segmentation' ? [...CONFIG_FIELDS, ...MASK_FIELDS] : CONFIG_FIELDS) {
     const v = field(config, path);
     if (v === undefined) problems.push(`config.${path} is missing (expected ${expected})`);
     else if (!ok(v)) problems.push(`config.${path} is ${JSON.stringify(v)} (expected ${expected})`);
   }
+  if (task === 'instance-segmentation' && problems.length === 0 && field(config, 'mask.resolution') !== 2 * (field(config, 'mask.poolSize') as number)) {
+    // The mask head upsamples its pooled features once (2x deconvolution).
+    problems.push(`config.mask.resolution must be 2 x config.mask.poolSize (the mask head's 2x upsampling), got ${JSON.stringify(field(config, 'mask.resolution'))} and ${JSON.stringify(field(config, 'mask.poolSize'))}`);
+  }
   if (problems.length > 0) {
     throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${file}: incomplete detector config: ${problems.join('; ')}`, { file, path: 'config' });
   }
-  return config as RotatedRcnnConfig;
+  return config as RotatedRcnnConfig | MaskRcnnConfig;
 }
 
 /**
- * Load and check a rotated-detector checkpoint folder: manifest (format, task, config), params.bin
+ * Load and check a detector checkpoint folder: manifest (format, task, config), params.bin
  * (size), and the parameter list against the networks the config describes.
  */
 export async function readDetectorCheckpoint(dir: string): Promise<DetectorCheckpoint> {
@@ -108,13 +129,18 @@ export async function readDetectorCheckpoint(dir: string): Promise<DetectorCheck
   }
   const { manifest, params } = await loadCheckpoint(dir);
   const manifestFile = join(base, 'manifest.json');
-  if (manifest.task !== undefined && manifest.task !== 'rotated-detection') {
-    throw new EmsegError('EMSEG_FORMAT_UNSUPPORTED', `${manifestFile}: task ${JSON.stringify(manifest.task)}; emseg-export writes rotated detectors ("rotated-detection") only`, { file: manifestFile, path: 'task' });
+  if (manifest.task !== undefined && !DETECTOR_TASKS.includes(manifest.task as DetectorTask)) {
+    throw new EmsegError('EMSEG_FORMAT_UNSUPPORTED', `${manifestFile}: task ${JSON.stringify(manifest.task)}; emseg-export writes ${DETECTOR_TASKS.map((t) => `"${t}"`).join(' and ')} models`, { file: manifestFile, path: 'task' });
   }
   const config = checkDetectorConfig(manifest.config, manifestFile);
+  if (manifest.task !== undefined && manifest.task !== config.task) {
+    throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${manifestFile}: task ${JSON.stringify(manifest.task)} but config.task ${JSON.stringify(config.task)}`, { file: manifestFile, path: 'task' });
+  }
   const backbone = backboneSpec(config);
-  const head = boxHeadSpec(config);
-  const specParams = [...paramsOf(backbone), ...paramsOf(head)];
+  const masked = config.task === 'instance-segmentation';
+  const head = masked ? maskBoxHeadSpec(config) : boxHeadSpec(config);
+  const maskHead = masked ? maskHeadSpec(config) : undefined;
+  const specParams = [...paramsOf(backbone), ...paramsOf(head), ...(maskHead ? paramsOf(maskHead) : [])];
   const expected = specParams.reduce((n, p) => n + p.shape.reduce((a, d) => a * d, 1), 0);
   if (params.length !== expected) {
     throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${manifestFile}: the config describes networks with ${expected} parameters, the checkpoint holds ${params.length}`, { file: manifestFile, path: 'paramCount' });
@@ -134,5 +160,5 @@ export async function readDetectorCheckpoint(dir: string): Promise<DetectorCheck
     weights.set(p.name, params.subarray(offset, offset + size));
     offset += size;
   }
-  return { dir, manifest, config, backbone, head, weights, paramCount: params.length };
+  return { dir, manifest, task: config.task, config, backbone, head, ...(maskHead ? { maskHead } : {}), weights, paramCount: params.length };
 }

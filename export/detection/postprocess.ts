@@ -5,8 +5,8 @@ import { atan2, column, padRows, rowCount, rowCount1d, stableOrder, stackColumns
 /**
  * Box-head post-processing of one image, as RotatedRcnn.predict: oriented boxes decoded from the
  * axis-aligned proposals (RotatedBoxCoder, weights (10, 10, 5, 5)), boxes without area or with the
- * centre outside the valid image dropped, per class scores > threshold, com.emseg::RotatedNMS per
- * class, merged by score and cut to the detection limit, then zero-padded to that limit.
+ * centre outside the valid image dropped, class scores > threshold, com.emseg::RotatedNMS per class
+ * (one batched call), in score order and cut to the detection limit, then zero-padded to that limit.
  */
 export interface PostprocessOptions {
   classes: number;
@@ -76,6 +76,48 @@ export interface Detections {
   count: string;
 }
 
+/** Emits one batched NMS call: candidate geometry, scores and classes in, kept indices (int64 [k]) out. */
+export type NmsEmitter = (b: OpBuilder, inputs: { boxes: string; scores: string; iouThreshold: string; maxOutput: string; classes: string }, keep: string, name: string) => void;
+
+export const rotatedNmsEmitter: NmsEmitter = (b, inputs, keep, name) => {
+  b.nodes.push(rotatedNmsNode(inputs, keep, name));
+};
+
+/** Kept detections of one image before padding: rows into the head's outputs, scores, labels, n. */
+export interface KeptRows {
+  row: string;
+  score: string;
+  label: string;
+  /** int64 [1]: number kept (<= maxDetections). */
+  n: string;
+}
+
+/**
+ * The reference's batched NMS in one call: candidates are the (row, class) pairs, enumerated
+ * row-major as the reference does, whose row is `valid` and whose class score is > threshold; the
+ * NMS op with their classes (boxes of different classes never suppress each other) keeps them in
+ * the order of the reference's merge (score descending, lower candidate index first); the first
+ * maxDetections are the detections. One call instead of one per class and a merge sort: fewer ops,
+ * and onnxruntime-web's WebGPU provider (1.30) computed that merge wrongly.
+ */
+export function emitBatchedNms(b: OpBuilder, probs: string, geometry: string, valid: string, o: PostprocessOptions, nms: NmsEmitter): KeptRows {
+  const K = o.classes;
+  // Class scores [R, K] (background column dropped), flattened row-major: index = row * K + class.
+  const classScores = b.slice(probs, 1, 0, K);
+  const flat = b.reshape(classScores, b.int64s([-1], 'flat'));
+  const threshold = b.scalar('float64', o.scoreThreshold); // compared in float64, as JS compares float32 scores with the number
+  const validFlat = b.reshape(b.op('Expand', [b.unsqueeze(valid, [1]), b.shape(classScores)]), b.int64s([-1], 'flat'));
+  const candidates = whereTrue(b, b.and(validFlat, b.greater(b.cast(flat, 'float64'), threshold)));
+  const kInt = b.scalar('int64', K);
+  const rows = b.div(candidates, kInt);
+  const labels = b.op('Mod', [candidates, kInt]);
+  const scores = b.gather(flat, candidates, 0);
+  const keep = b.fresh('keep');
+  nms(b, { boxes: b.gather(geometry, rows, 0), scores, iouThreshold: b.scalar('float32', o.nmsThreshold), maxOutput: b.scalar('int64', o.maxDetections), classes: labels }, keep, b.fresh('batched_nms'));
+  const n = rowCount1d(b, keep); // the op keeps at most maxDetections
+  return { row: b.gather(rows, keep, 0), score: b.gather(scores, keep, 0), label: b.gather(labels, keep, 0), n };
+}
+
 /**
  * `probs` float32 [R, K + 1] (softmax, background last), `rboxes` float32 [R, 5] (decoded),
  * `validWidth`, `validHeight` float32 scalars (the unpadded image size).
@@ -87,46 +129,13 @@ export function emitDetections(b: OpBuilder, probs: string, rboxes: string, vali
   // pass, as in the reference).
   const outside = b.or(b.or(b.less(cx, zero), b.less(cy, zero)), b.or(b.greater(cx, validWidth), b.greater(cy, validHeight)));
   const valid = b.and(b.and(b.greater(w, zero), b.greater(h, zero)), b.not(outside));
-  const threshold = b.scalar('float64', o.scoreThreshold); // compared in float64, as JS compares float32 scores with the number
-  const iou = b.scalar('float32', o.nmsThreshold);
-  const limit = b.scalar('int64', o.maxDetections);
-
-  const rows: string[] = [];
-  const scores: string[] = [];
-  const labels: string[] = [];
-  for (let k = 0; k < o.classes; k++) {
-    const score = column(b, probs, k);
-    const candidates = whereTrue(b, b.and(valid, b.greater(b.cast(score, 'float64'), threshold)));
-    const classScores = b.gather(score, candidates, 0);
-    const keep = b.fresh(`keep_class${k}`);
-    b.nodes.push(rotatedNmsNode({ boxes: b.gather(rboxes, candidates, 0), scores: classScores, iouThreshold: iou, maxOutput: limit }, keep, b.fresh(`rotated_nms_class${k}`)));
-    rows.push(b.gather(candidates, keep, 0));
-    scores.push(b.gather(classScores, keep, 0));
-    labels.push(b.filled(b.shape(keep), 'int64', k));
-  }
-  let row: string, score: string, label: string;
-  if (o.classes === 1) {
-    // One class: RotatedNMS already returns score order, ties by lower row (the reference's order).
-    [row, score, label] = [rows[0], scores[0], labels[0]];
-  } else {
-    // batchedNmsRotated's merge: score descending, ties by the reference's candidate index, which
-    // enumerates (row, class) row-major: key row * K + class.
-    const allRows = b.concat(rows, 0);
-    const allScores = b.concat(scores, 0);
-    const allLabels = b.concat(labels, 0);
-    const K = b.scalar('int64', o.classes);
-    const order = stableOrder(b, allScores, b.add(b.mul(allRows, K), allLabels), b.mul(rowCount(b, probs), K));
-    [row, score, label] = [b.gather(allRows, order, 0), b.gather(allScores, order, 0), b.gather(allLabels, order, 0)];
-  }
-  const n = b.min(rowCount1d(b, row), b.int64s([o.maxDetections], 'max_detections'));
-  const first = (v: string): string => b.slice(v, 0, 0, n);
-  row = first(row);
+  const { row, score, label, n } = emitBatchedNms(b, probs, rboxes, valid, o, rotatedNmsEmitter);
   const kept = b.gather(rboxes, row, 0);
   return {
     rboxes: padRows(b, kept, n, o.maxDetections, 2),
     boxes: padRows(b, emitEnclosingBoxes(b, kept), n, o.maxDetections, 2),
-    scores: padRows(b, first(score), n, o.maxDetections, 1),
-    labels: padRows(b, first(label), n, o.maxDetections, 1),
+    scores: padRows(b, score, n, o.maxDetections, 1),
+    labels: padRows(b, label, n, o.maxDetections, 1),
     count: b.squeeze(n, [0]),
   };
 }

@@ -8,11 +8,11 @@ export interface RotatedNmsModelOptions {
 
 /**
  * A model whose graph is one `com.emseg::RotatedNMS` node: graph inputs boxes [N, 5], scores [N],
- * iou_threshold [], max_output [] and output keep [K]. For tests, benchmarks and as the smallest
+ * iou_threshold [], max_output [], classes [N] and output keep [K]. For tests, benchmarks and as the smallest
  * example of a model carrying the function.
  */
 export function rotatedNmsModel(options: RotatedNmsModelOptions = {}): ModelProto {
-  const node = rotatedNmsNode({ boxes: 'boxes', scores: 'scores', iouThreshold: 'iou_threshold', maxOutput: 'max_output' }, 'keep');
+  const node = rotatedNmsNode({ boxes: 'boxes', scores: 'scores', iouThreshold: 'iou_threshold', maxOutput: 'max_output', classes: 'classes' }, 'keep');
   const graph = makeGraph({
     name: 'rotated_nms',
     nodes: [node],
@@ -21,6 +21,7 @@ export function rotatedNmsModel(options: RotatedNmsModelOptions = {}): ModelProt
       tensorValueInfo('scores', 'float32', ['N']),
       tensorValueInfo('iou_threshold', 'float32', []),
       tensorValueInfo('max_output', 'int64', []),
+      tensorValueInfo('classes', 'int64', ['N']),
     ],
     outputs: [tensorValueInfo('keep', 'int64', ['K'])],
   });

@@ -20,9 +20,12 @@ import { emitSinCos } from './fdlibm-trig.ts';
  *            scores         float32 [N]
  *            iou_threshold  float32 scalar  a box is suppressed when its IoU with a kept box is > this
  *            max_output     int64 scalar    keep at most this many (<= 0: none)
+ *            classes        int64 [N]       class of each box: boxes of different classes never
+ *                                           suppress each other (all equal: plain NMS)
  *   output   keep           int64 [K]       indices kept, in the order kept (no padding)
  *
- * It equals core/nms `nmsRotated(boxes, scores, iouThreshold)` (truncated to max_output) exactly,
+ * It equals core/nms `batchedNmsRotated(boxes, scores, classes, iouThreshold)` (truncated to
+ * max_output; with one class, `nmsRotated`) exactly,
  * not approximately: the function works in float64 and repeats the reference's arithmetic operation
  * for operation (same formulas, same order), so every IoU is the same double and every comparison
  * with the threshold goes the same way, ties and IoU == threshold included. Pieces:
@@ -32,7 +35,7 @@ import { emitSinCos } from './fdlibm-trig.ts';
  *    runtime (stableScoreOrder).
  * 2. Per box (in visit order): sin/cos of angle * pi/180 bit-equal to Math.sin/Math.cos (see
  *    fdlibm-trig.ts), half sizes, corner terms and the enclosing axis-aligned box.
- * 3. Candidate pairs (r, s), r visited before s: enclosing boxes not separated and both boxes with
+ * 3. Candidate pairs (r, s), r visited before s, of the same class: enclosing boxes not separated and both boxes with
  *    w, h > 0 (the reference skips the others with IoU 0, so they can never suppress). NonZero lists
  *    them, so only overlapping pairs pay for clipping: usually a small part of the N x N pairs.
  * 4. IoU of each pair as core/geometry/rotated-iou.ts: both boxes translated to r's centre, r's
@@ -45,6 +48,8 @@ import { emitSinCos } from './fdlibm-trig.ts';
  *    the mask by survives[r, :]; it stops when no box is alive or after max_output kept boxes. The
  *    first alive box is exactly the box the reference keeps next: every earlier box was either kept
  *    (and removed its suppressions) or suppressed. One iteration per kept box, O(N) each.
+ *    With classes, the kept boxes come out in the order of batchedNmsRotated's merge (score
+ *    descending, lower index first): one call does a detector's per-class NMS and its merge.
  *
  * Precision: the float32 inputs (threshold included) are widened to float64 exactly, so the function
  * sees the same numbers as `nmsRotated` called with the float32 values (e.g. threshold
@@ -60,7 +65,7 @@ import { emitSinCos } from './fdlibm-trig.ts';
  * above 1 suppresses nothing.
  */
 export const ROTATED_NMS_OP = 'RotatedNMS';
-export const ROTATED_NMS_INPUTS = ['boxes', 'scores', 'iou_threshold', 'max_output'] as const;
+export const ROTATED_NMS_INPUTS = ['boxes', 'scores', 'iou_threshold', 'max_output', 'classes'] as const;
 export const ROTATED_NMS_OUTPUTS = ['keep'] as const;
 
 const DEG = Math.PI / 180;
@@ -74,7 +79,7 @@ const DEG = Math.PI / 180;
  * run's boxes in index order, whatever the first did with ties. O(N log N), where counting the boxes
  * "visited before" each box would be N x N.
  */
-function stableScoreOrder(b: OpBuilder, scores: string, count: string): string {
+export function stableScoreOrder(b: OpBuilder, scores: string, count: string): string {
   const k = b.unsqueeze(count, [0]);
   const [sorted, byScore] = b.opN('TopK', [scores, k], {
     attributes: [attr.int('axis', 0), attr.int('largest', 1), attr.int('sorted', 1)],
@@ -140,14 +145,14 @@ function boxGeometry(b: OpBuilder, boxes: string): BoxGeometry {
  * without area gets the empty interval [+inf, -inf] so that the overlap test itself excludes it:
  * fewer N x N passes. int64 [2, P].
  */
-function candidatePairs(b: OpBuilder, g: BoxGeometry, indices: string): string {
+function candidatePairs(b: OpBuilder, g: BoxGeometry, indices: string, classes: string): string {
   const inf = b.scalar('float64', Infinity);
   const lower = (v: string): string => b.where(g.positive, v, inf);
   const upper = (v: string): string => b.where(g.positive, v, b.neg(inf));
   const [x1, y1, x2, y2] = [lower(g.x1), lower(g.y1), upper(g.x2), upper(g.y2)];
   const asR = (v: string): string => b.unsqueeze(v, [1]); // [N, 1]: the earlier (kept) box
   const asS = (v: string): string => b.unsqueeze(v, [0]); // [1, N]: the later box
-  let mask = b.less(asR(indices), asS(indices));
+  let mask = b.and(b.less(asR(indices), asS(indices)), b.equal(asR(classes), asS(classes)));
   mask = b.and(mask, b.lessOrEqual(asS(x1), asR(x2)));
   mask = b.and(mask, b.greaterOrEqual(asS(x2), asR(x1)));
   mask = b.and(mask, b.lessOrEqual(asS(y1), asR(y2)));
@@ -206,39 +211,46 @@ function pairIoU(b: OpBuilder, g: BoxGeometry, r: string, s: string): string {
  * Greedy selection: `survives` is float32 [N, N] in rank space, 0 where keeping r removes s (s
  * suppressed by r, or s = r). Returns the ranks kept, in order, at most `tripCount`. See step 6.
  */
-function greedyKeep(b: OpBuilder, survives: string, count: string, tripCount: string): string {
+export function greedyKeep(b: OpBuilder, survives: string, count: string, tripCount: string): string {
   const body = b.child('greedy');
   const iter = body.fresh('iter');
   const condIn = body.fresh('cond_in');
   const aliveIn = body.fresh('alive_in');
-  const next = body.op('ArgMax', [aliveIn], [attr.int('axis', 0), attr.int('keepdims', 0)], 'next');
-  const aliveOut = body.opTo(body.fresh('alive_out'), 'Mul', [aliveIn, body.gather(survives, next, 0)]);
+  // `survives` travels as loop-carried state instead of being read from the enclosing scope:
+  // onnxruntime-web's WebGPU provider (1.30) read the wrong matrix when a model inlines the
+  // function twice (two classes) and both Loop bodies captured their outer `survives`.
+  const survivesIn = body.fresh('survives_in');
+  // ArgMax of the [1, N] view along axis 1: onnxruntime-web's WebGPU ArgMax shader does not compile
+  // for 1-D inputs ("cannot index type 'u32'", ORT 1.30).
+  const next = body.squeeze(body.op('ArgMax', [body.unsqueeze(aliveIn, [0])], [attr.int('axis', 1), attr.int('keepdims', 0)], 'next'), [0]);
+  const aliveOut = body.opTo(body.fresh('alive_out'), 'Mul', [aliveIn, body.gather(survivesIn, next, 0)]);
   const anyAlive = body.greater(body.reduceMax(aliveOut, [0], false), body.scalar('float32', 0));
   const condOut = body.opTo(body.fresh('cond_out'), 'Identity', [anyAlive]);
+  const survivesOut = body.opTo(body.fresh('survives_out'), 'Identity', [survivesIn]);
   const keptOut = body.opTo(body.fresh('kept'), 'Identity', [next]);
   const graph = makeGraph({
     name: body.prefix + 'body',
     nodes: body.nodes,
-    inputs: [tensorValueInfo(iter, 'int64', []), tensorValueInfo(condIn, 'bool', []), tensorValueInfo(aliveIn, 'float32', [null])],
-    outputs: [tensorValueInfo(condOut, 'bool', []), tensorValueInfo(aliveOut, 'float32', [null]), tensorValueInfo(keptOut, 'int64', [])],
+    inputs: [tensorValueInfo(iter, 'int64', []), tensorValueInfo(condIn, 'bool', []), tensorValueInfo(aliveIn, 'float32', [null]), tensorValueInfo(survivesIn, 'float32', [null, null])],
+    outputs: [tensorValueInfo(condOut, 'bool', []), tensorValueInfo(aliveOut, 'float32', [null]), tensorValueInfo(survivesOut, 'float32', [null, null]), tensorValueInfo(keptOut, 'int64', [])],
   });
   const alive = b.filled(b.unsqueeze(count, [0]), 'float32', 1);
   const anyBox = b.greater(count, b.scalar('int64', 0));
-  const [, kept] = b.opN('Loop', [tripCount, anyBox, alive], { attributes: [attr.graph('body', graph)], outputs: 2, hint: 'greedy' });
+  const [, , kept] = b.opN('Loop', [tripCount, anyBox, alive, survives], { attributes: [attr.graph('body', graph)], outputs: 3, hint: 'greedy' });
   return kept;
 }
 
 /** The FunctionProto defining `com.emseg::RotatedNMS`; attach it to any model that calls the op. */
 export function rotatedNmsFunction(): FunctionProto {
   const b = new OpBuilder('rnms_');
-  const [boxesIn, scoresIn, thresholdIn, maxOutputIn] = ROTATED_NMS_INPUTS;
+  const [boxesIn, scoresIn, thresholdIn, maxOutputIn, classesIn] = ROTATED_NMS_INPUTS;
   const scalarShape = b.constant('int64', [0], [], 'scalar_shape');
   const count = b.squeeze(b.shape(scoresIn), [0]);
   const indices = b.range(count);
 
   const order = stableScoreOrder(b, scoresIn, count);
   const geometry = boxGeometry(b, b.gather(b.cast(boxesIn, 'float64'), order, 0));
-  const pairs = candidatePairs(b, geometry, indices);
+  const pairs = candidatePairs(b, geometry, indices, b.gather(classesIn, order, 0));
   const r = b.gather(pairs, b.scalar('int64', 0), 0);
   const s = b.gather(pairs, b.scalar('int64', 1), 0);
   const threshold = b.cast(b.reshape(thresholdIn, scalarShape), 'float64');
@@ -269,11 +281,11 @@ export function rotatedNmsFunction(): FunctionProto {
 
 /** A node calling `com.emseg::RotatedNMS` (the model must carry `rotatedNmsFunction()`). */
 export function rotatedNmsNode(
-  inputs: { boxes: string; scores: string; iouThreshold: string; maxOutput: string },
+  inputs: { boxes: string; scores: string; iouThreshold: string; maxOutput: string; classes: string },
   keep: string,
   name = 'rotated_nms',
 ): NodeProto {
-  return makeNode(ROTATED_NMS_OP, [inputs.boxes, inputs.scores, inputs.iouThreshold, inputs.maxOutput], [keep], {
+  return makeNode(ROTATED_NMS_OP, [inputs.boxes, inputs.scores, inputs.iouThreshold, inputs.maxOutput, inputs.classes], [keep], {
     name,
     domain: EMSEG_DOMAIN,
   });

@@ -17,10 +17,10 @@ import { readDetectorCheckpoint } from '../../export/detection/checkpoint.ts';
 import { float16BitsToNumber, float32ToFloat16Bits } from '../../export/fp16.ts';
 import { emitRpnProposals } from '../../export/detection/rpn.ts';
 import { EMSEG_DOMAIN, OpBuilder, decodeModel, encodeModel, int64ToNumber, makeGraph, makeModel, makeTensor, opsetImport, tensorValueInfo, type ModelProto, type NodeProto } from '../../export/onnx/index.ts';
-import { buildFromCheckpoint, exportRotatedDetector, type RotatedDetectorOptions } from '../../export/rotated-detector.ts';
+import { buildFromCheckpoint, exportDetector, type DetectorOptions } from '../../export/detector.ts';
 import { selectBackend } from '../../training/backend/select-backend.ts';
 import { type CheckpointManifest, saveCheckpoint } from '../../training/checkpoint.ts';
-import { type RotatedRcnnConfig, defaultRotatedRcnnConfig } from '../../training/detection/config.ts';
+import { defaultRotatedRcnnConfig } from '../../training/detection/config.ts';
 import { generateAnchors } from '../../training/detection/anchors.ts';
 import { rpnProposals } from '../../training/detection/proposals.ts';
 import { fpnLevels, roiAlign } from '../../training/detection/roi-align.ts';
@@ -29,6 +29,7 @@ import { FPN_LEVELS, FPN_STRIDES, backboneSpec, boxHeadSpec } from '../../traini
 import { runNet } from '../../training/net/run-tfjs.ts';
 import { paramsOf } from '../../training/net/spec.ts';
 import { type Instance, loadTrainedModel, predictNormalized } from '../../training/predict.ts';
+import { rotatedManifest, writeSmallRotatedCheckpoint } from '../helpers/small-detectors.ts';
 
 /**
  * The exported rotated detector against the tfjs reference (training/predict.ts): a small model
@@ -40,65 +41,12 @@ import { type Instance, loadTrainedModel, predictNormalized } from '../../traini
 const SIZE = 256;
 const CLASSES = ['nanorod', 'other'];
 
-function smallConfig(classes: string[]): RotatedRcnnConfig {
-  const c = defaultRotatedRcnnConfig(classes);
-  return {
-    ...c,
-    backbone: { widths: [8, 16, 16, 32], blocks: [2, 2, 2, 2], norm: 'gn' },
-    fpnChannels: 16,
-    roi: { ...c.roi, fcDim: 32 },
-    // Above the expected count, so that zero padding is exercised (the cut is tested separately).
-    test: { ...c.test, detectionsPerImage: 300 },
-  };
-}
-
-function manifestFor(config: RotatedRcnnConfig, paramCount: number, extra: Partial<CheckpointManifest> = {}): CheckpointManifest {
-  const params = [...paramsOf(backboneSpec(config)), ...paramsOf(boxHeadSpec(config))].map((p) => ({ name: p.name, shape: p.shape }));
-  return { format: 'emseg-checkpoint-1', task: 'rotated-detection', step: 0, paramCount, config, params, ...extra };
-}
-
-/**
- * A seeded model whose outputs look like a detector's: initParams leaves the heads at std 0.01
- * (objectness, class logits) and 0.001 (box deltas), which gives flat scores and boxes equal to
- * their proposals. Scaled: objectness logits spread over a few units, class logits ~1 with the
- * background favoured (scores from ~0.05 to ~0.8), box deltas of order 1 (boxes move, turn and
- * change aspect) with (cos 2t, sin 2t) of length ~1 as a trained head gives (a short vector makes the
- * angle, half its argument, sensitive to float32 differences of the head: 1e-5 / 0.1 rad).
- */
-async function writeSmallCheckpoint(dir: string, classes: string[], classBias: number[]): Promise<void> {
-  const config = smallConfig(classes);
-  const model = RotatedRcnn.create(config, 3);
-  const scale = (name: string, f: (v: number, i: number) => number): void => {
-    const v = model.params.get(name);
-    assert.ok(v, name);
-    v.assign(tf.tensor(Float32Array.from(v.dataSync() as Float32Array, f), v.shape));
-  };
-  scale('rpn.objectness.l0.weight', (x) => 10 * x);
-  scale('rpn.objectness.l0.bias', () => 1);
-  scale('roi_heads.cls_score.weight', (x) => 2 * x);
-  scale('roi_heads.cls_score.bias', (_, i) => classBias[i]);
-  // Weights [1, 1, fcDim, 6]: output channel i % 6. Angles as (cos 2t, sin 2t) near the unit circle, as trained.
-  scale('roi_heads.rbox_pred.weight', (x, i) => (i % 6 < 4 ? 10 : 3) * x);
-  scale('roi_heads.rbox_pred.bias', (_, i) => [0, 0, 1.5, -1, 0.6, 0.8][i]);
-  const specs = [...paramsOf(model.backbone), ...paramsOf(model.head)];
-  const flat = new Float32Array(specs.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0));
-  let offset = 0;
-  for (const p of specs) {
-    const v = model.params.get(p.name);
-    assert.ok(v, p.name);
-    flat.set(v.dataSync() as Float32Array, offset);
-    offset += v.size;
-  }
-  for (const v of model.params.values()) v.dispose();
-  await saveCheckpoint(dir, manifestFor(config, flat.length, { metrics: { best: { AP: 0.5, AP50: 0.75 } } }), flat);
-}
-
 /** A checkpoint of the default (recipe-size) config with seeded random parameters: no tfjs needed. */
 async function writeDefaultCheckpoint(dir: string): Promise<number> {
   const config = defaultRotatedRcnnConfig(['nanorod']);
   const count = [...paramsOf(backboneSpec(config)), ...paramsOf(boxHeadSpec(config))].reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
   const rand = seededRandom(17);
-  await saveCheckpoint(dir, manifestFor(config, count), Float32Array.from({ length: count }, () => 0.1 * (rand() - 0.5)));
+  await saveCheckpoint(dir, rotatedManifest(config, count), Float32Array.from({ length: count }, () => 0.1 * (rand() - 0.5)));
   return count;
 }
 
@@ -231,9 +179,9 @@ const bytes = new Map<string, Uint8Array>();
 const models = new Map<string, ModelProto>();
 let exportSeconds = 0;
 
-async function exportBytes(name: string, dir: string, options: RotatedDetectorOptions): Promise<Uint8Array> {
+async function exportBytes(name: string, dir: string, options: DetectorOptions): Promise<Uint8Array> {
   const path = join(work, `${name}.onnx`);
-  const r = await exportRotatedDetector(dir, path, options);
+  const r = await exportDetector(dir, path, options);
   if (name === 'default') exportSeconds = r.seconds;
   const b = new Uint8Array(readFileSync(path));
   bytes.set(name, b);
@@ -247,7 +195,7 @@ before(async () => {
   work = mkdtempSync(join(tmpdir(), 'emseg-rotated-export-'));
   smallDir = join(work, 'small');
   defaultDir = join(work, 'default');
-  await writeSmallCheckpoint(smallDir, CLASSES, [0.5, -1, 2.5]);
+  await writeSmallRotatedCheckpoint(smallDir, CLASSES, [0.5, -1, 2.5]);
   defaultParams = await writeDefaultCheckpoint(defaultDir);
   const loaded = await loadTrainedModel(smallDir, 'wasm');
   assert.ok(loaded instanceof RotatedRcnn);
@@ -280,9 +228,9 @@ describe('emseg-export: rotated detector parity with the tfjs reference', () => 
     }
   });
 
-  it('one class (RotatedNMS order kept, no merge): detections equal predictNormalized', async () => {
+  it('one class: detections equal predictNormalized', async () => {
     const dir = join(work, 'one-class');
-    await writeSmallCheckpoint(dir, ['nanorod'], [0, 1.5]);
+    await writeSmallRotatedCheckpoint(dir, ['nanorod'], [0, 1.5]);
     const model = await loadTrainedModel(dir, 'wasm');
     let want: Instance[];
     try {
@@ -547,7 +495,7 @@ describe('emseg-export: model file', () => {
     assert.deepEqual(model.opsetImport?.map((o) => [o.domain, int64ToNumber(o.version)]), [['', 17], [EMSEG_DOMAIN, 1]]);
     const custom = allNodes(model).filter((n) => (n.domain ?? '') !== '');
     assert.deepEqual([...new Set(custom.map((n) => `${n.domain}::${n.opType}`))], [`${EMSEG_DOMAIN}::RotatedNMS`]);
-    assert.equal(custom.length, CLASSES.length, 'one RotatedNMS per class');
+    assert.equal(custom.length, 1, 'one batched RotatedNMS call for all classes');
     assert.deepEqual(model.functions?.map((f) => `${f.domain}::${f.name}`), [`${EMSEG_DOMAIN}::RotatedNMS`]);
     assert.deepEqual(model.graph?.input?.map((v) => v.name), ['image', 'image_size']);
     assert.deepEqual(model.graph?.output?.map((v) => v.name), ['rboxes', 'boxes', 'scores', 'labels', 'count']);
@@ -609,7 +557,8 @@ describe('emseg-export: bad checkpoints and the CLI', () => {
     { name: 'foreign-format', edit: (d) => editManifest(d, (m) => (m.format = 'pytorch')), code: 'EMSEG_FORMAT_BAD_HEADER', message: /not an emseg checkpoint \(format "pytorch"\)/ },
     { name: 'truncated-params', edit: (d) => writeFileSync(join(d, 'params.bin'), readFileSync(join(d, 'params.bin')).subarray(0, 1000)), code: 'EMSEG_FORMAT_TRUNCATED', message: /holds 1000 bytes/ },
     { name: 'no-params', edit: (d) => rmSync(join(d, 'params.bin')), code: 'EMSEG_FORMAT_TRUNCATED', message: /params\.bin is missing/ },
-    { name: 'other-task', edit: (d) => editManifest(d, (m) => (m.task = 'instance-segmentation')), code: 'EMSEG_FORMAT_UNSUPPORTED', message: /rotated detectors/ },
+    { name: 'other-task', edit: (d) => editManifest(d, (m) => (m.task = 'semantic-segmentation')), code: 'EMSEG_FORMAT_UNSUPPORTED', message: /writes "rotated-detection" and "instance-segmentation" models/ },
+    { name: 'task-mismatch', edit: (d) => editManifest(d, (m) => (m.task = 'instance-segmentation')), code: 'EMSEG_FORMAT_BAD_HEADER', message: /task "instance-segmentation" but config\.task "rotated-detection"/ },
     {
       name: 'config-fields',
       edit: (d) => editManifest(d, (m) => {

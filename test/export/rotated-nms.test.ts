@@ -8,7 +8,7 @@ import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { EmsegError } from '../../core/errors.ts';
 import type { RotatedBox } from '../../core/geometry/types.ts';
-import { nmsRotated } from '../../core/nms/nms.ts';
+import { batchedNmsRotated, nmsRotated } from '../../core/nms/nms.ts';
 import { EMSEG_DOMAIN, ONNX_OPSET, decodeModel, encodeModel, int64ToNumber } from '../../export/onnx/index.ts';
 import { rotatedNmsModel } from '../../export/ops/rotated-nms-model.ts';
 import { ROTATED_NMS_OP } from '../../export/ops/rotated-nms.ts';
@@ -23,6 +23,8 @@ interface Problem {
   scores: number[];
   threshold: number;
   maxOutput: number;
+  /** Class per box (batched NMS); absent: one class. */
+  classes?: number[];
 }
 
 type Ort = typeof ortNode;
@@ -41,7 +43,8 @@ function toFloat32(p: Problem): Problem {
 }
 
 function reference(p: Problem): number[] {
-  return nmsRotated(p.boxes, p.scores, p.threshold).slice(0, Math.max(p.maxOutput, 0));
+  const keep = p.classes ? batchedNmsRotated(p.boxes, p.scores, p.classes, p.threshold) : nmsRotated(p.boxes, p.scores, p.threshold);
+  return keep.slice(0, Math.max(p.maxOutput, 0));
 }
 
 async function runOp(rt: Runtime, p: Problem): Promise<number[]> {
@@ -52,6 +55,7 @@ async function runOp(rt: Runtime, p: Problem): Promise<number[]> {
     scores: new Tensor('float32', Float32Array.from(p.scores), [n]),
     iou_threshold: new Tensor('float32', Float32Array.from([p.threshold]), []),
     max_output: new Tensor('int64', BigInt64Array.from([BigInt(p.maxOutput)]), []),
+    classes: new Tensor('int64', BigInt64Array.from(p.classes ?? p.boxes.map(() => 0), BigInt), [n]),
   });
   const keep = out.keep;
   assert.equal(keep.type, 'int64');
@@ -154,6 +158,14 @@ function randomProblems(): Problem[] {
   const problems: Problem[] = [];
   const generators = [clusteredRods, equivalentBoxes, exactThresholds, degenerate, extremes];
   for (const generate of generators) for (let i = 0; i < 48; i++) problems.push(toFloat32(generate(rand, i)));
+  // Batched (a detector's per-class NMS in one call): the same problems with 2 or 3 classes.
+  for (const generate of generators) {
+    for (let i = 0; i < 8; i++) {
+      const p = toFloat32(generate(rand, i));
+      const classCount = 2 + (i % 2);
+      problems.push({ ...p, name: `${p.name}, ${classCount} classes`, classes: p.boxes.map(() => Math.floor(rand() * classCount)) });
+    }
+  }
   return problems;
 }
 
@@ -230,7 +242,7 @@ describe('com.emseg::RotatedNMS (ONNX model-local function)', () => {
     assert.ok(fn);
     assert.equal(fn.domain, EMSEG_DOMAIN);
     assert.equal(fn.name, ROTATED_NMS_OP);
-    assert.deepEqual(fn.input, ['boxes', 'scores', 'iou_threshold', 'max_output']);
+    assert.deepEqual(fn.input, ['boxes', 'scores', 'iou_threshold', 'max_output', 'classes']);
     assert.deepEqual(fn.output, ['keep']);
     assert.deepEqual(fn.opsetImport?.map((o) => [o.domain, o.version]), [['', ONNX_OPSET]]);
     const domains = new Set<string>();

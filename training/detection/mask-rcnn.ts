@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { batchedNms } from '../../core/nms/nms.ts';
-import { type Rle, encodeMaskInBox } from '../../core/mask/rle.ts';
+import type { Rle } from '../../core/mask/rle.ts';
+import { pasteMask } from '../../core/mask/paste-mask.ts';
 import type { BoxXYXY } from '../../core/geometry/types.ts';
 import { type NetParams, initParams, runNet } from '../net/run-tfjs.ts';
 import type { NetSpec } from '../net/spec.ts';
@@ -122,32 +123,9 @@ export class MaskRcnn extends TwoStageDetector<MaskRcnnConfig> {
         box: boxes[i],
         score: scores[i],
         classIndex: classes[i],
-        mask: pasteMask(probsMask, j, M, K, classes[i], boxes[i], valid.width, valid.height),
+        // probsMask is [N, M, M, K] (tfjs NHWC): channel classes[i] of detection j.
+        mask: pasteMask((u, v) => probsMask[((j * M + v) * M + u) * K + classes[i]], M, boxes[i], valid.width, valid.height),
       }));
     });
   }
-}
-
-/**
- * Paste one M x M mask probability map (channel `k` of detection `j` in [N, M, M, K]) into the image:
- * each pixel centre inside the box samples the map bilinearly (edge-clamped), >= 0.5 is foreground.
- */
-export function pasteMask(probs: Float32Array, j: number, M: number, K: number, k: number, box: BoxXYXY, width: number, height: number): Rle {
-  const [x1, y1, x2, y2] = box;
-  const bx0 = Math.max(0, Math.floor(x1)), by0 = Math.max(0, Math.floor(y1));
-  const bx1 = Math.min(width, Math.ceil(x2)), by1 = Math.min(height, Math.ceil(y2));
-  const bw = Math.max(bx1 - bx0, 1), bh = Math.max(by1 - by0, 1);
-  const local = new Uint8Array(bw * bh);
-  const at = (u: number, v: number) => probs[((j * M + v) * M + u) * K + k];
-  for (let y = by0; y < by1; y++) {
-    const v = Math.min(Math.max(((y + 0.5 - y1) / (y2 - y1)) * M - 0.5, 0), M - 1);
-    const v0 = Math.floor(v), v1 = Math.min(v0 + 1, M - 1), fv = v - v0;
-    for (let x = bx0; x < bx1; x++) {
-      const u = Math.min(Math.max(((x + 0.5 - x1) / (x2 - x1)) * M - 0.5, 0), M - 1);
-      const u0 = Math.floor(u), u1 = Math.min(u0 + 1, M - 1), fu = u - u0;
-      const p = (1 - fv) * ((1 - fu) * at(u0, v0) + fu * at(u1, v0)) + fv * ((1 - fu) * at(u0, v1) + fu * at(u1, v1));
-      if (p >= 0.5) local[(y - by0) * bw + (x - bx0)] = 1;
-    }
-  }
-  return encodeMaskInBox(local, bx0, by0, Math.min(bw, width - bx0), Math.min(bh, height - by0), height, width);
 }

@@ -4,10 +4,12 @@ import { fileURLToPath } from 'node:url';
 import { EmsegError, invalidArgument } from '../core/errors.ts';
 import { DEFAULT_NORMALIZATION } from '../core/preprocess/normalize.ts';
 import type { RotatedRcnnConfig } from '../training/detection/config.ts';
+import type { MaskRcnnConfig } from '../training/detection/mask-config.ts';
 import { FPN_LEVELS, FPN_STRIDES } from '../training/detection/specs.ts';
 import type { NetSpec } from '../training/net/spec.ts';
 import { type DetectorCheckpoint, readDetectorCheckpoint } from './detection/checkpoint.ts';
 import { rowCount } from './detection/graph-helpers.ts';
+import { emitBoxDecode, emitClassMasks, emitMaskDetections } from './detection/mask-postprocess.ts';
 import { emitDetections, emitRotatedDecode, fixedRows } from './detection/postprocess.ts';
 import { emitMultiLevelRoiAlign } from './detection/roi.ts';
 import { emitRpnProposals } from './detection/rpn.ts';
@@ -28,6 +30,7 @@ import {
   type TensorProto,
   type ValueInfoProto,
 } from './onnx/index.ts';
+import { boxNmsFunction } from './ops/box-nms.ts';
 import { rotatedNmsFunction } from './ops/rotated-nms.ts';
 
 /**
@@ -40,7 +43,7 @@ import { rotatedNmsFunction } from './ops/rotated-nms.ts';
  * (roi.ts), the box head spec, Softmax, oriented-box decoding and per-class RotatedNMS
  * (postprocess.ts); its scan outputs are the padded per-image detections.
  */
-export interface RotatedDetectorOptions {
+export interface DetectorOptions {
   /** Detections kept per image (the outputs' K); default config.test.detectionsPerImage. */
   maxDetections?: number;
   /** Class score threshold (scores > this are kept); default config.test.scoreThreshold. */
@@ -66,13 +69,16 @@ export interface RotatedDetectorOptions {
 
 export const DETECTOR_INPUTS = ['image', 'image_size'] as const;
 export const DETECTOR_OUTPUTS = ['rboxes', 'boxes', 'scores', 'labels', 'count'] as const;
+export const MASK_DETECTOR_OUTPUTS = ['boxes', 'scores', 'labels', 'masks', 'count'] as const;
 const DEBUG_OUTPUTS = ['debug_proposals', 'debug_proposal_logits', 'debug_class_probs', 'debug_box_deltas', 'debug_proposal_count'] as const;
 
 /** Inputs of the graph builder: a checked config, its two networks and their weights. */
 export interface DetectorSource {
-  config: RotatedRcnnConfig;
+  config: RotatedRcnnConfig | MaskRcnnConfig;
   backbone: NetSpec;
   head: NetSpec;
+  /** Mask R-CNN's mask head (config.task 'instance-segmentation'). */
+  maskHead?: NetSpec;
   weights: SpecWeights;
   /** Checkpoint metrics (manifest.metrics), stored as metadata. */
   metrics?: unknown;
@@ -85,7 +91,7 @@ interface Resolved {
   nmsThreshold: number;
 }
 
-function resolveOptions(config: RotatedRcnnConfig, o: RotatedDetectorOptions): Resolved {
+function resolveOptions(config: RotatedRcnnConfig | MaskRcnnConfig, o: DetectorOptions): Resolved {
   const opset = o.opset ?? ONNX_OPSET;
   if (opset !== ONNX_OPSET) throw invalidArgument('opset', `${ONNX_OPSET} (the only opset emseg writes)`, opset);
   const maxDetections = o.maxDetections ?? config.test.detectionsPerImage;
@@ -113,11 +119,11 @@ export function emsegVersion(): string {
 }
 
 /** The model's metadata_props (docs/model-format.md). */
-export function detectorMetadata(source: DetectorSource, o: RotatedDetectorOptions, r: Resolved): Record<string, string> {
+export function detectorMetadata(source: DetectorSource, o: DetectorOptions, r: Resolved): Record<string, string> {
   const c = source.config;
   const pixelSize = o.pixelSizeNm !== undefined ? o.pixelSizeNm : (source.pixelSizeNm ?? null);
   return {
-    'emseg.task': 'rotated-detection',
+    'emseg.task': c.task,
     'emseg.classes': JSON.stringify(c.classes),
     'emseg.normalization': JSON.stringify(DEFAULT_NORMALIZATION),
     'emseg.pixel_size_nm': JSON.stringify(pixelSize),
@@ -125,6 +131,7 @@ export function detectorMetadata(source: DetectorSource, o: RotatedDetectorOptio
     'emseg.metrics': JSON.stringify(source.metrics ?? null),
     'emseg.training_data_licence': o.licence ?? 'unknown',
     'emseg.input_divisor': '32',
+    ...(c.task === 'instance-segmentation' ? { 'emseg.mask_resolution': String(c.mask.resolution) } : {}),
     'emseg.inference': JSON.stringify({
       scoreThreshold: r.scoreThreshold,
       nmsThreshold: r.nmsThreshold,
@@ -146,7 +153,7 @@ function renameInputs(nodes: NodeProto[], rename: Map<string, string>): void {
 }
 
 /** Build the ONNX model (no I/O). */
-export function buildRotatedDetector(source: DetectorSource, options: RotatedDetectorOptions = {}): ModelProto {
+export function buildDetector(source: DetectorSource, options: DetectorOptions = {}): ModelProto {
   const config = source.config;
   const r = resolveOptions(config, options);
   const K = config.classes.length;
@@ -186,34 +193,60 @@ export function buildRotatedDetector(source: DetectorSource, options: RotatedDet
     nmsThreshold: config.rpn.nmsThreshold,
   });
   const pooled = emitMultiLevelRoiAlign(body, features, proposals.boxes, { strides: FPN_STRIDES, poolSize: config.roi.poolSize, samplingRatio: config.roi.samplingRatio });
+  // Head initializers are emitted through the Loop body's builder: give them their plain names.
   const headStart = initializers.length;
+  const plainNames = (): void => {
+    const rename = new Map<string, string>();
+    for (const t of initializers.slice(headStart)) {
+      if (!(t.name ?? '').startsWith(body.prefix)) continue;
+      const plain = (t.name ?? '').slice(body.prefix.length);
+      rename.set(t.name ?? '', plain);
+      t.name = plain;
+    }
+    renameInputs(body.nodes, rename);
+  };
   const head = emitSpec({ ops: body, initializers }, source.head, source.weights, { roi_features: pooled });
-  const rename = new Map<string, string>();
-  for (const t of initializers.slice(headStart)) {
-    const plain = (t.name ?? '').slice(body.prefix.length);
-    rename.set(t.name ?? '', plain);
-    t.name = plain;
-  }
-  renameInputs(body.nodes, rename);
   const flat = (v: string): string => body.op('Flatten', [v], [attr.int('axis', 1)]);
   const probs = body.op('Softmax', [flat(head['roi_heads.cls_score'])], [attr.int('axis', 1)], 'class_probs');
-  const boxDeltas = flat(head['roi_heads.rbox_pred']);
-  const rboxes = emitRotatedDecode(body, proposals.boxes, boxDeltas);
-  const det = emitDetections(body, probs, rboxes, validWidth, validHeight, { classes: K, ...r });
-
-  const scan: [string, 'float32' | 'int64', (number | null)[]][] = [
-    [det.rboxes, 'float32', [r.maxDetections, 5]],
-    [det.boxes, 'float32', [r.maxDetections, 4]],
-    [det.scores, 'float32', [r.maxDetections]],
-    [det.labels, 'int64', [r.maxDetections]],
-    [det.count, 'int64', []],
-  ];
+  const post = { classes: K, ...r };
+  let scan: [string, 'float32' | 'int64', (number | null)[]][];
+  let boxDeltas: string;
+  if (config.task === 'instance-segmentation') {
+    if (!source.maskHead) throw invalidArgument('mask head', 'the mask head network of an instance-segmentation model', 'none');
+    const M = config.mask.resolution;
+    boxDeltas = flat(head['roi_heads.bbox_pred']);
+    const boxes = emitBoxDecode(body, proposals.boxes, boxDeltas, validWidth, validHeight);
+    const det = emitMaskDetections(body, probs, boxes, post);
+    const maskPooled = emitMultiLevelRoiAlign(body, features, det.kept, { strides: FPN_STRIDES, poolSize: config.mask.poolSize, samplingRatio: config.roi.samplingRatio });
+    const maskOut = emitSpec({ ops: body, initializers }, source.maskHead, source.weights, { mask_features: maskPooled });
+    const masks = emitClassMasks(body, maskOut['roi_heads.mask_predictor'], det.keptLabels, det.n, K, M, r.maxDetections);
+    scan = [
+      [det.boxes, 'float32', [r.maxDetections, 4]],
+      [det.scores, 'float32', [r.maxDetections]],
+      [det.labels, 'int64', [r.maxDetections]],
+      [masks, 'float32', [r.maxDetections, M, M]],
+      [det.count, 'int64', []],
+    ];
+  } else {
+    boxDeltas = flat(head['roi_heads.rbox_pred']);
+    const rboxes = emitRotatedDecode(body, proposals.boxes, boxDeltas);
+    const det = emitDetections(body, probs, rboxes, validWidth, validHeight, post);
+    scan = [
+      [det.rboxes, 'float32', [r.maxDetections, 5]],
+      [det.boxes, 'float32', [r.maxDetections, 4]],
+      [det.scores, 'float32', [r.maxDetections]],
+      [det.labels, 'int64', [r.maxDetections]],
+      [det.count, 'int64', []],
+    ];
+  }
+  plainNames();
+  const deltaColumns = config.task === 'instance-segmentation' ? 4 : 6;
   if (options.debugOutputs) {
     scan.push(
       [fixedRows(body, proposals.boxes, P, 2), 'float32', [P, 4]],
       [fixedRows(body, proposals.logits, P, 1), 'float32', [P]],
       [fixedRows(body, probs, P, 2), 'float32', [P, K + 1]],
-      [fixedRows(body, boxDeltas, P, 2), 'float32', [P, 6]],
+      [fixedRows(body, boxDeltas, P, 2), 'float32', [P, deltaColumns]],
       [rowCount(body, proposals.boxes), 'int64', []],
     );
   }
@@ -225,25 +258,34 @@ export function buildRotatedDetector(source: DetectorSource, options: RotatedDet
     inputs: [tensorValueInfo(iter, 'int64', []), tensorValueInfo(condIn, 'bool', [])],
     outputs: [tensorValueInfo(condOut, 'bool', []), ...scanOut],
   });
-  const outputNames = [...DETECTOR_OUTPUTS, ...(options.debugOutputs ? DEBUG_OUTPUTS : [])];
+  const masked = config.task === 'instance-segmentation';
+  const outputNames = [...(masked ? MASK_DETECTOR_OUTPUTS : DETECTOR_OUTPUTS), ...(options.debugOutputs ? DEBUG_OUTPUTS : [])];
   ops.nodes.push(makeNode('Loop', [batch, ops.constant('bool', [], [1], 'true')], outputNames, {
     name: 'per_image_loop',
     attributes: [attr.graph('body', bodyGraph)],
   }));
 
-  const outputs: ValueInfoProto[] = [
-    tensorValueInfo('rboxes', 'float32', ['N', r.maxDetections, 5]),
-    tensorValueInfo('boxes', 'float32', ['N', r.maxDetections, 4]),
-    tensorValueInfo('scores', 'float32', ['N', r.maxDetections]),
-    tensorValueInfo('labels', 'int64', ['N', r.maxDetections]),
-    tensorValueInfo('count', 'int64', ['N']),
-  ];
+  const outputs: ValueInfoProto[] = masked
+    ? [
+      tensorValueInfo('boxes', 'float32', ['N', r.maxDetections, 4]),
+      tensorValueInfo('scores', 'float32', ['N', r.maxDetections]),
+      tensorValueInfo('labels', 'int64', ['N', r.maxDetections]),
+      tensorValueInfo('masks', 'float32', ['N', r.maxDetections, config.mask.resolution, config.mask.resolution]),
+      tensorValueInfo('count', 'int64', ['N']),
+    ]
+    : [
+      tensorValueInfo('rboxes', 'float32', ['N', r.maxDetections, 5]),
+      tensorValueInfo('boxes', 'float32', ['N', r.maxDetections, 4]),
+      tensorValueInfo('scores', 'float32', ['N', r.maxDetections]),
+      tensorValueInfo('labels', 'int64', ['N', r.maxDetections]),
+      tensorValueInfo('count', 'int64', ['N']),
+    ];
   if (options.debugOutputs) {
     outputs.push(
       tensorValueInfo('debug_proposals', 'float32', ['N', P, 4]),
       tensorValueInfo('debug_proposal_logits', 'float32', ['N', P]),
       tensorValueInfo('debug_class_probs', 'float32', ['N', P, K + 1]),
-      tensorValueInfo('debug_box_deltas', 'float32', ['N', P, 6]),
+      tensorValueInfo('debug_box_deltas', 'float32', ['N', P, deltaColumns]),
       tensorValueInfo('debug_proposal_count', 'int64', ['N']),
     );
   }
@@ -251,14 +293,14 @@ export function buildRotatedDetector(source: DetectorSource, options: RotatedDet
   let weights = initializers;
   if (options.fp16) ({ initializers: weights, nodes } = storeWeightsAsFloat16(initializers, nodes));
   const graph = makeGraph({
-    name: 'emseg_rotated_detector',
+    name: masked ? 'emseg_mask_rcnn' : 'emseg_rotated_detector',
     nodes,
     inputs: [tensorValueInfo('image', 'float32', ['N', 1, 'H', 'W']), tensorValueInfo('image_size', 'int64', ['N', 2])],
     outputs,
     initializers: weights,
-    docString: 'emseg rotated Faster R-CNN. image: float32 [N, 1, H, W], percentile-normalised to [0, 1], H and W multiples of 32 (zero padding at the bottom and right); image_size: int64 [N, 2] = (height, width) before padding (<= 0: the padded size). See docs/model-format.md.',
+    docString: (masked ? 'emseg Mask R-CNN' : 'emseg rotated Faster R-CNN') + '. image: float32 [N, 1, H, W], percentile-normalised to [0, 1], H and W multiples of 32 (zero padding at the bottom and right); image_size: int64 [N, 2] = (height, width) before padding (<= 0: the padded size). See docs/model-format.md.',
   });
-  const model = makeModel({ graph, functions: [rotatedNmsFunction()], producerVersion: emsegVersion(), docString: 'emseg rotated detector' });
+  const model = makeModel({ graph, functions: [masked ? boxNmsFunction() : rotatedNmsFunction()], producerVersion: emsegVersion(), docString: masked ? 'emseg Mask R-CNN' : 'emseg rotated detector' });
   model.metadataProps = Object.entries(detectorMetadata(source, options, r)).map(([key, value]) => ({ key, value }));
   return model;
 }
@@ -274,12 +316,13 @@ export interface ExportResult {
 }
 
 /** Build from a checked checkpoint (see readDetectorCheckpoint). */
-export function buildFromCheckpoint(ck: DetectorCheckpoint, options: RotatedDetectorOptions = {}): ModelProto {
+export function buildFromCheckpoint(ck: DetectorCheckpoint, options: DetectorOptions = {}): ModelProto {
   const manifest = ck.manifest as typeof ck.manifest & { pixelSizeNm?: unknown };
-  return buildRotatedDetector({
+  return buildDetector({
     config: ck.config,
     backbone: ck.backbone,
     head: ck.head,
+    ...(ck.maskHead ? { maskHead: ck.maskHead } : {}),
     weights: ck.weights,
     metrics: manifest.metrics,
     pixelSizeNm: typeof manifest.pixelSizeNm === 'number' ? manifest.pixelSizeNm : null,
@@ -287,7 +330,7 @@ export function buildFromCheckpoint(ck: DetectorCheckpoint, options: RotatedDete
 }
 
 /** Checkpoint folder -> ONNX file. Throws EmsegError for unusable checkpoints or options. */
-export async function exportRotatedDetector(checkpointDir: string, outPath: string, options: RotatedDetectorOptions = {}): Promise<ExportResult> {
+export async function exportDetector(checkpointDir: string, outPath: string, options: DetectorOptions = {}): Promise<ExportResult> {
   const start = performance.now();
   const ck = await readDetectorCheckpoint(checkpointDir);
   const model = buildFromCheckpoint(ck, options);
