@@ -3,6 +3,7 @@ import { isEmsegError } from '../core/errors.ts';
 import { convertCommand, convertUsage } from './commands/convert.ts';
 import { datasetCommand, datasetUsage } from './commands/dataset.ts';
 import { evalCommand, evalUsage } from './commands/eval.ts';
+import { evalModelCommand, evalModelUsage } from './commands/eval-model.ts';
 import { infoCommand, infoUsage } from './commands/info.ts';
 import { predictCommand, predictUsage } from './commands/predict.ts';
 import { synthCommand, synthUsage } from './commands/synth.ts';
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, Command> = {
   synth: { run: synthCommand, usage: synthUsage, summary: 'generate synthetic TEM vesicle or HAADF nanorod datasets (16-bit TIFF + COCO)' },
   train: { run: trainCommand, usage: trainUsage, summary: 'train rotated Faster R-CNN or Mask R-CNN (tfjs; wasm, or tfjs-node when installed)' },
   predict: { run: predictCommand, usage: predictUsage, summary: 'run or evaluate a trained checkpoint with tfjs' },
+  'eval-model': { run: evalModelCommand, usage: evalModelUsage, summary: 'score an exported model (file or zoo name) on a COCO dataset with the Node SDK' },
   convert: { run: convertCommand, usage: convertUsage, summary: 'convert label images, masks, LabelImg/roLabelImg XML, Labelbox JSON to COCO' },
 };
 

@@ -50,8 +50,22 @@ export async function detectFileFormat(path: string): Promise<DetectedFormat | n
 export async function readImage(path: string, options: ReadImageOptions = {}): Promise<EmImage> {
   const page = options.page ?? 0;
   if (!Number.isInteger(page) || page < 0) throw new EmsegError('EMSEG_INVALID_ARGUMENT', `${path}: page must be a non-negative integer, received ${page}`, { file: path });
-  const bytes = await readBytes(path);
+  return decodeImageBytes(await readBytes(path), path, options, true);
+}
+
+/**
+ * Decode an image file's bytes already in memory (`name` labels errors). EMD (HDF5) and the
+ * companion .emi of a SER need the file on disk: give `readImage` a path for those.
+ */
+export async function readImageBytes(bytes: Uint8Array, name = 'image', options: ReadImageOptions = {}): Promise<EmImage> {
+  if (bytes.length === 0) throw new EmsegError('EMSEG_FORMAT_UNKNOWN', `${name}: the image buffer is empty`, { file: name });
+  return decodeImageBytes(bytes, name, options, false);
+}
+
+async function decodeImageBytes(bytes: Uint8Array, path: string, options: ReadImageOptions, onDisk: boolean): Promise<EmImage> {
+  const page = options.page ?? 0;
   const format = detectFormat(bytes, path);
+  if (!onDisk && format === 'HDF5') throw new EmsegError('EMSEG_FORMAT_UNSUPPORTED', `${path}: EMD (HDF5) images are read from files; pass the path instead of the bytes`, { file: path });
   const common = { name: path, page };
   switch (format) {
     case 'DM':
@@ -60,7 +74,7 @@ export async function readImage(path: string, options: ReadImageOptions = {}): P
       return readMrc(bytes, common);
     case 'SER': {
       // TIA keeps units in the companion .emi: it tells real from reciprocal space.
-      const emiPath = serCompanionEmiPath(path);
+      const emiPath = onDisk ? serCompanionEmiPath(path) : null;
       const emi = emiPath ? await readFile(emiPath).then((b) => new Uint8Array(b)).catch(() => undefined) : undefined;
       return readSer(bytes, { ...common, emi });
     }

@@ -3,7 +3,6 @@ import { parseCocoResults } from '../core/coco/validate.ts';
 import { type EvalResult, evaluateCoco } from '../core/eval/coco-eval.ts';
 import { defaultEvalParams } from '../core/eval/params.ts';
 import { rotatedBoxEnclosing } from '../core/geometry/rotated-box.ts';
-import type { RotatedBox } from '../core/geometry/types.ts';
 import { DEFAULT_NORMALIZATION, normalizeImage } from '../core/preprocess/normalize.ts';
 import { readImage } from '../sdk-node/read-image.ts';
 import { type BackendChoice, selectBackend } from './backend/select-backend.ts';
@@ -15,25 +14,9 @@ import { type DetectorConfig, predictGeneric } from './detection/replica.ts';
 import { RotatedRcnn } from './detection/rotated-rcnn.ts';
 import { initParams } from './net/run-tfjs.ts';
 import { modelSpecs } from './train.ts';
-import type { CocoRle } from '../core/mask/coco-segmentation.ts';
+import type { ImageResult, Instance } from '../core/inference/types.ts';
 
-/** One detected object, in the shape the SDKs return. */
-export interface Instance {
-  label: string;
-  score: number;
-  /** Axis-aligned [x1, y1, x2, y2] in pixels (for rotated boxes, their enclosing box). */
-  box: [number, number, number, number];
-  rbox?: RotatedBox;
-  /** Instance mask (compressed COCO RLE at the image size), for instance segmentation. */
-  mask?: CocoRle;
-}
-
-export interface ImageResult {
-  width: number;
-  height: number;
-  pixelSize: { x: number; y: number } | null;
-  instances: Instance[];
-}
+export type { ImageResult, Instance } from '../core/inference/types.ts';
 
 /** A trained model from a checkpoint folder (e.g. runs/NAME/checkpoints/best), on the selected backend. */
 export type TrainedModel = RotatedRcnn | MaskRcnn;
