@@ -57,7 +57,7 @@ export function parseModelInfo(metadata: Readonly<Record<string, string>>, sourc
   if (maskResolution !== null && !(Number.isInteger(maskResolution) && maskResolution > 0)) {
     throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${source}: emseg.mask_resolution must be a positive integer`, { file: source, path: 'emseg.mask_resolution' });
   }
-  let metrics: unknown = null;
+  let metrics: unknown;
   try {
     metrics = JSON.parse(metadata['emseg.metrics'] ?? 'null');
   } catch {

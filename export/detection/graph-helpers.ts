@@ -38,30 +38,6 @@ export function topK(b: OpBuilder, x: string, k: string, largest = true, hint = 
 }
 
 /**
- * Order (int64 [M]) of `scores` (float [M]) descending, equal scores by ascending `tieKey` (int64
- * [M], distinct values): the order of a JS sort with comparator `scores[j] - scores[i] || key[i] -
- * key[j]`. Computed as ranks from all M x M comparisons (rank i = how many elements go before i),
- * then scattered: exact for any ties. M is the number of kept detections
- * of all classes (hundreds), so the M x M pass costs little. `keyRange` is unused by this
- * construction and kept for callers that bound the keys.
- */
-export function stableOrder(b: OpBuilder, scores: string, tieKey: string, _keyRange?: string): string {
-  // All in float64 (exact for float32 scores and integer keys below 2^53): onnxruntime-web's WebGPU
-  // provider runs float64 ops on the CPU, and a bool matrix made there and read by WebGPU And/Or/
-  // Cast came out wrong (1.30), so no bool value here crosses between the two.
-  const s = b.cast(scores, 'float64');
-  const k = b.cast(tieKey, 'float64');
-  const asRow = (v: string): string => b.unsqueeze(v, [0]); // [1, M]: element j
-  const asCol = (v: string): string => b.unsqueeze(v, [1]); // [M, 1]: element i
-  const f64 = (v: string): string => b.cast(v, 'float64');
-  // before[i, j] = s_j > s_i, or s_j == s_i and k_j < k_i (0 or 1; the two cases exclude each other).
-  const before = b.add(f64(b.greater(asRow(s), asCol(s))), b.mul(f64(b.equal(asRow(s), asCol(s))), f64(b.less(asRow(k), asCol(k)))));
-  const rank = b.cast(b.op('ReduceSum', [before, b.int64s([1], 'axis1')], [attr.int('keepdims', 0)]), 'int64');
-  const positions = b.range(rowCount(b, scores));
-  return b.op('ScatterElements', [b.filled(b.shape(scores), 'int64', 0), rank, positions], [attr.int('axis', 0)]);
-}
-
-/**
  * atan2(y, x) for float64 values, as Math.atan2 away from signed zeros. ONNX has no Atan2, and
  * onnxruntime's Atan is float32 only: the quotient is computed in float64 and rounded once to
  * float32 for Atan (error ~1e-7 rad, ~6e-6 degrees), the quadrant is chosen exactly:

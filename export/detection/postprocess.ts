@@ -1,6 +1,6 @@
 import type { OpBuilder } from '../onnx/index.ts';
 import { rotatedNmsNode } from '../ops/rotated-nms.ts';
-import { atan2, column, padRows, rowCount, rowCount1d, stableOrder, stackColumns, whereTrue } from './graph-helpers.ts';
+import { atan2, column, padRows, rowCount1d, stackColumns, whereTrue } from './graph-helpers.ts';
 
 /**
  * Box-head post-processing of one image, as RotatedRcnn.predict: oriented boxes decoded from the

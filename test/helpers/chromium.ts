@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { extname, join, normalize } from 'node:path';
+import type * as OrtWeb from 'onnxruntime-web';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 /**
@@ -91,7 +92,7 @@ export async function runInBrowser(s: BrowserSession, modelPath: string, inputs:
     const adapter = a ? { vendor: a.info?.vendor ?? '', architecture: a.info?.architecture ?? '', isFallbackAdapter: a.isFallbackAdapter ?? false } : null;
     // A runtime URL, not a module specifier the test's TypeScript resolves.
     const ortUrl = '/ort/ort.all.min.mjs';
-    const ort = (await import(ortUrl)) as typeof import('onnxruntime-web');
+    const ort = (await import(ortUrl)) as typeof OrtWeb;
     ort.env.wasm.wasmPaths = '/ort/';
     ort.env.wasm.numThreads = 1;
     const bytes = new Uint8Array(await (await fetch(modelPath)).arrayBuffer());
