@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { isEmsegError } from '../core/errors.ts';
+import { analyzeCommand, analyzeUsage } from './commands/analyze.ts';
 import { convertCommand, convertUsage } from './commands/convert.ts';
 import { datasetCommand, datasetUsage } from './commands/dataset.ts';
 import { evalCommand, evalUsage } from './commands/eval.ts';
@@ -13,6 +14,7 @@ import { UsageError } from './usage-error.ts';
 type Command = { run: (argv: string[], out: (text: string) => void) => Promise<number>; usage: string; summary: string };
 
 const COMMANDS: Record<string, Command> = {
+  analyze: { run: analyzeCommand, usage: analyzeUsage, summary: 'detect and measure objects in many images with a zoo or .onnx model (tables, overlays, report)' },
   eval: { run: evalCommand, usage: evalUsage, summary: 'score detections against ground truth (bbox, segm, rbox)' },
   info: { run: infoCommand, usage: infoUsage, summary: 'format, size, pixel type and calibration (nm/px) of EM images' },
   dataset: { run: datasetCommand, usage: datasetUsage, summary: 'check, summarise and split COCO datasets' },

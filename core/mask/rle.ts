@@ -330,3 +330,29 @@ export function encodeMaskInBox(
   if (pos < height * width || runs.length === 0) runs.push(height * width - pos);
   return { height, width, counts: Uint32Array.from(runs) };
 }
+
+/**
+ * Decode only the rectangle [x, x + w) x [y, y + h) of an RLE, row-major (`out[(r) * w + c]`):
+ * the runs are walked once but only the crop is written, so drawing or tracing one object of a
+ * large image costs its box, not the image.
+ */
+export function decodeRleCrop(rle: Rle, x: number, y: number, w: number, h: number): Uint8Array {
+  const { height, counts } = rle;
+  const out = new Uint8Array(w * h);
+  const first = x * height, last = (x + w) * height; // column-major positions of the crop's columns
+  let pos = 0;
+  let v = 0;
+  for (let j = 0; j < counts.length && pos < last; j++) {
+    const end = pos + counts[j];
+    if (v && end > first) {
+      for (let p = Math.max(pos, first); p < Math.min(end, last); p++) {
+        const col = Math.floor(p / height);
+        const row = p - col * height;
+        if (row >= y && row < y + h) out[(row - y) * w + (col - x)] = 1;
+      }
+    }
+    pos = end;
+    v ^= 1;
+  }
+  return out;
+}

@@ -1,0 +1,108 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeFileAtomic } from '../../sdk-node/write-file.ts';
+import { expandInputs } from '../../sdk-node/analyze/inputs.ts';
+import { toGeoJson, writeAggregateOutputs, writeOverlay } from '../../sdk-node/analyze/outputs.ts';
+import { recordName, runAnalysis } from '../../sdk-node/analyze/run-analysis.ts';
+import { Detector } from '../../sdk-node/detector.ts';
+import { UsageError } from '../usage-error.ts';
+
+export const analyzeUsage = `Usage: emseg analyze INPUTS... --model NAME|FILE --out DIR [options]
+
+Detect and measure every object in many images: files, folders (their images) and globs
+("data/**/*.dm4", quoted). Resumable: finished images are kept in DIR/images/ and skipped when the
+command runs again (a kill loses only the image in flight). Exit code 1 lists images that failed.
+  --model NAME|FILE        a zoo name (vesicles, vesicle-large, vesicle-small, hole, nanorod) or .onnx file
+  --out DIR                output folder
+  --format LIST            any of csv,json,coco,geojson (default csv,json,coco)
+  --overlay                overlay PNGs of the detections in DIR/overlays/
+  --report                 DIR/report.html: per-class table and histograms, self-contained
+  --score-threshold S      keep detections with score >= S (default 0.5)
+  --threads N              ONNX Runtime threads (default: all cores)
+  --tile N                 tile side for large images (default 1024); --overlap N (default 128)
+  --no-rescale             do not resample images to the model's pixel size`;
+
+function bar(done: number, total: number): string {
+  const width = 24;
+  const filled = Math.round((width * done) / Math.max(total, 1));
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
+export async function analyzeCommand(argv: string[], out: (text: string) => void): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv, allowPositionals: true, strict: true,
+      options: {
+        model: { type: 'string' }, out: { type: 'string' }, format: { type: 'string', default: 'csv,json,coco' },
+        overlay: { type: 'boolean', default: false }, report: { type: 'boolean', default: false },
+        'score-threshold': { type: 'string' }, threads: { type: 'string' }, tile: { type: 'string' }, overlap: { type: 'string' },
+        'no-rescale': { type: 'boolean', default: false },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length === 0) throw new UsageError('give input images, folders or globs');
+  if (!values.model) throw new UsageError('--model NAME|FILE is required');
+  if (!values.out) throw new UsageError('--out DIR is required');
+  const formats = new Set(values.format.split(',').map((f) => f.trim()).filter(Boolean));
+  for (const f of formats) if (!['csv', 'json', 'coco', 'geojson'].includes(f)) throw new UsageError(`--format: unknown format "${f}" (csv, json, coco, geojson)`);
+  const num = (name: string, text: string | undefined, ok: (v: number) => boolean, expected: string): number | undefined => {
+    if (text === undefined) return undefined;
+    const v = Number(text);
+    if (text.trim() === '' || !ok(v)) throw new UsageError(`--${name} must be ${expected}, got "${text}"`);
+    return v;
+  };
+  const scoreThreshold = num('score-threshold', values['score-threshold'], (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+  const threads = num('threads', values.threads, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
+  const tile = num('tile', values.tile, (v) => Number.isInteger(v) && v >= 64, 'an integer >= 64');
+  const overlap = num('overlap', values.overlap, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer');
+  const paths = await expandInputs(positionals);
+  const dir = values.out;
+  await mkdir(dir, { recursive: true });
+  if (values.overlay) await mkdir(join(dir, 'overlays'), { recursive: true });
+  if (formats.has('geojson')) await mkdir(join(dir, 'geojson'), { recursive: true });
+  const detectorOptions = {
+    ...(scoreThreshold !== undefined ? { scoreThreshold } : {}),
+    ...(threads ? { threads } : {}),
+    ...(tile || overlap !== undefined ? { tile: { size: tile ?? 1024, overlap: overlap ?? 128 } } : {}),
+    ...(values['no-rescale'] ? { rescale: false } : {}),
+  };
+  const info = await new Detector(values.model, { ...detectorOptions, log: () => {} }).info();
+  const classes = info.classes;
+  const start = performance.now();
+  let firstDone = -1;
+  const tty = process.stderr.isTTY;
+  const summary = await runAnalysis(paths, {
+    model: values.model,
+    out: dir,
+    detector: detectorOptions,
+    onImage: async (path, image, result) => {
+      const name = recordName(path);
+      if (values.overlay) await writeOverlay(join(dir, 'overlays', `${name}.png`), image, result, classes);
+      if (formats.has('geojson')) await writeFileAtomic(join(dir, 'geojson', `${name}.geojson`), JSON.stringify(toGeoJson(result, classes)));
+    },
+    progress: (p) => {
+      if (firstDone < 0) firstDone = p.done - 1;
+      const elapsed = (performance.now() - start) / 1000;
+      const rate = (p.done - p.skipped) / Math.max(elapsed, 1e-3);
+      const eta = rate > 0 ? (p.total - p.done) / rate : 0;
+      const line = `${bar(p.done, p.total)} ${p.done}/${p.total} images | ${p.objects} objects | ${rate.toFixed(2)} images/s | ETA ${Math.round(eta)} s${p.skipped ? ` | ${p.skipped} already done` : ''}${p.failed ? ` | ${p.failed} failed` : ''}`;
+      process.stderr.write(tty ? `\r${line}` : `${line}\n`);
+    },
+  });
+  if (tty) process.stderr.write('\n');
+  // GeoJSON of images finished in an earlier run exist already; overlays likewise.
+  await writeAggregateOutputs(dir, summary, classes, formats, { model: values.model, report: values.report });
+  const objects = summary.records.reduce((n, r) => n + r.record.result.instances.length, 0);
+  out(`analysed ${summary.records.length} of ${paths.length} images (${summary.processed} now, ${summary.skipped} from an earlier run): ${objects} objects; results in ${dir}`);
+  if (summary.failures.length > 0) {
+    await writeFileAtomic(join(dir, 'failures.json'), `${JSON.stringify(summary.failures, null, 1)}\n`);
+    process.stderr.write(`emseg analyze: ${summary.failures.length} image(s) failed:\n${summary.failures.map((f) => `  ${f.path}: ${f.error}`).join('\n')}\n`);
+    return 1;
+  }
+  return 0;
+}

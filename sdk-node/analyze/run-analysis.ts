@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { isEmsegError } from '../../core/errors.ts';
+import type { EmImage } from '../../core/formats/types.ts';
+import type { ImageResult } from '../../core/inference/types.ts';
+import { Detector, type DetectorOptions } from '../detector.ts';
+import { writeFileAtomic } from '../write-file.ts';
+
+/**
+ * The batch behind `emseg analyze`: every input image through one Detector, the next image decoded
+ * while the current one is in ONNX Runtime, and each finished image written at once (atomically) to
+ * DIR/images/<name>.json. That per-image record is the unit of resumption: a restarted run skips
+ * images whose record matches the same file (path, size, mtime) and model, so a kill -9 loses at most
+ * the images in flight. Tables, overlays and the report are built from the records afterwards
+ * (outputs.ts), in input order, so an interrupted-and-resumed run writes the same files as an
+ * uninterrupted one.
+ */
+export interface AnalysisOptions {
+  model: string;
+  out: string;
+  detector?: DetectorOptions;
+  /** Called after each image (done, skipped or failed). */
+  progress?: (p: AnalysisProgress) => void;
+  /** Keep decoded pixels of each image for outputs that draw on them (overlays). */
+  onImage?: (path: string, image: EmImage, result: ImageResult) => Promise<void>;
+}
+
+export interface AnalysisProgress {
+  done: number;
+  total: number;
+  objects: number;
+  failed: number;
+  skipped: number;
+  path: string;
+}
+
+/** What DIR/images/<name>.json holds. */
+export interface ImageRecord {
+  format: 'emseg-analysis-image-1';
+  source: { path: string; size: number; mtimeMs: number };
+  model: { path: string; size: number; mtimeMs: number };
+  result: ImageResult;
+  ms: number;
+}
+
+export interface AnalysisSummary {
+  records: { path: string; record: ImageRecord }[];
+  failures: { path: string; error: string }[];
+  skipped: number;
+  processed: number;
+}
+
+/** A file name for an input's record: its base name plus a hash of its absolute path (inputs may share names). */
+export function recordName(path: string): string {
+  const hash = createHash('sha256').update(resolve(path)).digest('hex').slice(0, 10);
+  return `${basename(path).replace(/[^\w.-]+/g, '_')}-${hash}`;
+}
+
+function fileIdentity(path: string): { path: string; size: number; mtimeMs: number } {
+  const s = statSync(path);
+  return { path: resolve(path), size: s.size, mtimeMs: Math.round(s.mtimeMs) };
+}
+
+function readRecord(file: string): ImageRecord | null {
+  try {
+    const r = JSON.parse(readFileSync(file, 'utf8')) as ImageRecord;
+    return r.format === 'emseg-analysis-image-1' ? r : null;
+  } catch {
+    return null; // unreadable: analyse the image again
+  }
+}
+
+const sameFile = (a: { size: number; mtimeMs: number; path: string }, b: { size: number; mtimeMs: number; path: string }): boolean => a.path === b.path && a.size === b.size && a.mtimeMs === b.mtimeMs;
+
+export async function runAnalysis(paths: readonly string[], o: AnalysisOptions): Promise<AnalysisSummary> {
+  const dir = join(o.out, 'images');
+  await mkdir(dir, { recursive: true });
+  const detector = new Detector(o.model, o.detector ?? {});
+  const summary: AnalysisSummary = { records: [], failures: [], skipped: 0, processed: 0 };
+  let objects = 0;
+  const report = (path: string): void => o.progress?.({ done: summary.records.length + summary.failures.length, total: paths.length, objects, failed: summary.failures.length, skipped: summary.skipped, path });
+  try {
+    const model = fileIdentity((await detector.info(), detector.modelPath));
+    // Which images still need work; the others are read back.
+    const todo: { path: string; index: number }[] = [];
+    const done = new Map<number, { path: string; record: ImageRecord }>();
+    paths.forEach((path, index) => {
+      const file = join(dir, `${recordName(path)}.json`);
+      const r = existsSync(file) ? readRecord(file) : null;
+      let source: ImageRecord['source'] | null = null;
+      try {
+        source = fileIdentity(path);
+      } catch {
+        source = null;
+      }
+      if (r && source && sameFile(r.source, source) && sameFile(r.model, model)) done.set(index, { path, record: r });
+      else todo.push({ path, index });
+    });
+    summary.skipped = done.size;
+    for (const d of done.values()) objects += d.record.result.instances.length;
+    const failed = new Map<number, { path: string; error: string }>();
+    // Decode-ahead pipeline: image i + 1 is read while image i runs.
+    const decode = (k: number): Promise<EmImage> | null => (k < todo.length ? detector.decode(todo[k].path) : null);
+    let next = decode(0);
+    next?.catch(() => {}); // handled when awaited
+    for (let k = 0; k < todo.length; k++) {
+      const { path, index } = todo[k];
+      const current = next as Promise<EmImage>;
+      next = decode(k + 1);
+      next?.catch(() => {});
+      const t = performance.now();
+      try {
+        const image = await current;
+        const result = await detector.runDecoded(image);
+        const record: ImageRecord = { format: 'emseg-analysis-image-1', source: fileIdentity(path), model, result, ms: Math.round(performance.now() - t) };
+        await writeFileAtomic(join(dir, `${recordName(path)}.json`), JSON.stringify(record));
+        await o.onImage?.(path, image, result);
+        done.set(index, { path, record });
+        summary.processed++;
+        objects += result.instances.length;
+      } catch (e) {
+        if (!isEmsegError(e) && !(e instanceof Error && /ENOENT|EISDIR|ONNX|OrtRun|onnxruntime/i.test(e.message))) throw e;
+        failed.set(index, { path, error: e instanceof Error ? e.message : String(e) });
+      }
+      summary.records = [...done.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+      summary.failures = [...failed.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+      report(path);
+    }
+    summary.records = [...done.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+    summary.failures = [...failed.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+    return summary;
+  } finally {
+    await detector.dispose();
+  }
+}
