@@ -13,6 +13,7 @@ import type { ImageResult, Instance } from '../core/inference/types.ts';
 import { normalizeImage } from '../core/preprocess/normalize.ts';
 import { readImage, readImageBytes } from './read-image.ts';
 import { resolveZooModel } from './zoo.ts';
+import { decodeModel } from '../export/onnx/model.ts';
 
 /**
  * `new Detector('vesicle-large' | 'model.onnx').run(image)`: an exported emseg model in
@@ -151,7 +152,6 @@ export class Detector {
 
   /** metadata_props through emseg's own ONNX reader (onnxruntime-node's API does not expose them). */
   private async readMetadata(bytes: Uint8Array): Promise<Record<string, string>> {
-    const { decodeModel } = await import('../export/onnx/index.ts');
     const model = decodeModel(bytes, this.modelPath);
     return Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
   }

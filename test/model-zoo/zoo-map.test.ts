@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { evaluateModelFile } from '../../sdk-node/evaluate-model.ts';
+import { writeSynthDataset } from '../../sdk-node/synth.ts';
+import { readZoo, zooDir } from '../../sdk-node/zoo.ts';
+
+/**
+ * The CI regression gate on zoo models: every model-zoo/<model>/card.json names the validation set
+ * the model was measured on (a synthetic set, regenerated here byte for byte from its seed) and the
+ * APs measured on it; the model file is evaluated again through the Node SDK and the test fails when
+ * any AP (overall or per class) falls more than 0.01 below its card.
+ */
+interface Card {
+  name: string;
+  file: string;
+  validation: { synth: 'tem-vesicles' | 'haadf-nanorods'; seed: number; count: number; size: number; maxDets: number };
+  metrics: { iouType: string; AP: number; AP50: number; perClass: Record<string, { AP: number; AP50: number; AP75: number }> };
+}
+
+const TOLERANCE = 0.01;
+const work = mkdtempSync(join(tmpdir(), 'emseg-zoo-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+const cards = readdirSync(zooDir(), { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(join(zooDir(), d.name, 'card.json')))
+  .map((d) => JSON.parse(readFileSync(join(zooDir(), d.name, 'card.json'), 'utf8')) as Card);
+
+describe('model zoo: mAP regression gate', () => {
+  it('every zoo entry points at a model that has a card', () => {
+    assert.ok(cards.length >= 2, 'vesicle and nanorod cards');
+    for (const [name, entry] of Object.entries(readZoo())) {
+      assert.ok(existsSync(join(zooDir(), entry.file)), `${name}: ${entry.file} exists`);
+      assert.ok(cards.some((c) => entry.file === `${c.name}/${c.file}`), `${name}: ${entry.file} has a card.json`);
+    }
+  });
+
+  for (const card of cards) {
+    it(`${card.name}: AP on its validation set is not below its card (- ${TOLERANCE})`, async () => {
+      const v = card.validation;
+      const dir = join(work, card.name);
+      await writeSynthDataset({ kind: v.synth, count: v.count, seed: v.seed, size: v.size, out: dir });
+      const { report } = await evaluateModelFile(join(zooDir(), card.name, card.file), join(dir, 'annotations.json'), { maxDets: v.maxDets, detector: { log: () => {} } });
+      assert.equal(report.iouType, card.metrics.iouType);
+      const lines = [`${card.name}: ${report.iouType} AP ${report.stats.AP.toFixed(4)} (card ${card.metrics.AP.toFixed(4)})`];
+      assert.ok(report.stats.AP >= card.metrics.AP - TOLERANCE, `AP ${report.stats.AP} < card ${card.metrics.AP} - ${TOLERANCE}`);
+      for (const [cls, want] of Object.entries(card.metrics.perClass)) {
+        const got = report.perClass[cls];
+        assert.ok(got, `class ${cls} evaluated`);
+        lines.push(`  ${cls}: AP ${got.AP.toFixed(4)} (card ${want.AP.toFixed(4)})`);
+        assert.ok(got.AP >= want.AP - TOLERANCE, `${cls}: AP ${got.AP} < card ${want.AP} - ${TOLERANCE}`);
+      }
+      console.log(lines.join('\n'));
+    });
+  }
+});
