@@ -115,8 +115,10 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
         const image = await current;
         const result = await detector.runDecoded(image);
         const record: ImageRecord = { format: 'emseg-analysis-image-1', source: fileIdentity(path), model, result, ms: Math.round(performance.now() - t) };
-        await writeFileAtomic(join(dir, `${recordName(path)}.json`), JSON.stringify(record));
+        // Per-image outputs first, the record last: the record marks the image done, so a kill
+        // between the two redoes the image instead of leaving its overlay or GeoJSON missing.
         await o.onImage?.(path, image, result);
+        await writeFileAtomic(join(dir, `${recordName(path)}.json`), JSON.stringify(record));
         done.set(index, { path, record });
         summary.processed++;
         objects += result.instances.length;
