@@ -89,7 +89,7 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
     paths.forEach((path, index) => {
       const file = join(dir, `${recordName(path)}.json`);
       const r = existsSync(file) ? readRecord(file) : null;
-      let source: ImageRecord['source'] | null = null;
+      let source: ImageRecord['source'] | null;
       try {
         source = fileIdentity(path);
       } catch {
