@@ -1,5 +1,6 @@
 // `npm run bench`: runs every benchmark and prints one line of results per benchmark.
 import { join } from 'node:path';
+import { benchAnalyze } from './analyze.bench.ts';
 import { benchDecode } from './decode.bench.ts';
 import { benchSegmEval } from './segm-eval.bench.ts';
 
@@ -7,6 +8,7 @@ const outDir = join(process.cwd(), '.bench-out');
 const benches: [string, () => Promise<Record<string, number | string>>][] = [
   ['decode', () => benchDecode(outDir)],
   ['segm-eval', () => benchSegmEval(outDir)],
+  ['analyze', () => benchAnalyze(outDir)],
 ];
 const only = process.argv.slice(2);
 for (const [name, run] of benches) {

@@ -21,7 +21,8 @@ command runs again (a kill loses only the image in flight). Exit code 1 lists im
   --score-threshold S      keep detections with score >= S (default 0.5)
   --threads N              ONNX Runtime threads (default: all cores)
   --tile N                 tile side for large images (default 1024); --overlap N (default 128)
-  --no-rescale             do not resample images to the model's pixel size`;
+  --no-rescale             do not resample images to the model's pixel size
+  --recursive              also take images from subfolders of folders given`;
 
 function bar(done: number, total: number): string {
   const width = 24;
@@ -38,7 +39,7 @@ export async function analyzeCommand(argv: string[], out: (text: string) => void
         model: { type: 'string' }, out: { type: 'string' }, format: { type: 'string', default: 'csv,json,coco' },
         overlay: { type: 'boolean', default: false }, report: { type: 'boolean', default: false },
         'score-threshold': { type: 'string' }, threads: { type: 'string' }, tile: { type: 'string' }, overlap: { type: 'string' },
-        'no-rescale': { type: 'boolean', default: false },
+        'no-rescale': { type: 'boolean', default: false }, recursive: { type: 'boolean', default: false },
       },
     });
   } catch (e) {
@@ -60,7 +61,7 @@ export async function analyzeCommand(argv: string[], out: (text: string) => void
   const threads = num('threads', values.threads, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
   const tile = num('tile', values.tile, (v) => Number.isInteger(v) && v >= 64, 'an integer >= 64');
   const overlap = num('overlap', values.overlap, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer');
-  const paths = await expandInputs(positionals);
+  const paths = await expandInputs(positionals, { recursive: values.recursive });
   const dir = values.out;
   await mkdir(dir, { recursive: true });
   if (values.overlay) await mkdir(join(dir, 'overlays'), { recursive: true });

@@ -10,11 +10,11 @@ const isImageName = (name: string): boolean => IMAGE_EXTENSIONS.includes(extname
 const hasGlob = (s: string): boolean => /[*?[\]{}]/.test(s);
 
 /**
- * Files, folders (their image files, not recursive) and globs (tinyglobby) to a list of image
+ * Files, folders (their image files; subfolders with `recursive`) and globs (tinyglobby) to a list of image
  * paths: in the order given, each folder and glob sorted by name, duplicates dropped. A path that
  * does not exist is kept: analysing it reports the problem for that image and goes on.
  */
-export async function expandInputs(inputs: readonly string[]): Promise<string[]> {
+export async function expandInputs(inputs: readonly string[], options: { recursive?: boolean } = {}): Promise<string[]> {
   const out: string[] = [];
   const seen = new Set<string>();
   const add = (p: string): void => {
@@ -31,8 +31,8 @@ export async function expandInputs(inputs: readonly string[]): Promise<string[]>
       stats = null;
     }
     if (stats?.isDirectory()) {
-      const files = readdirSync(input).filter(isImageName).sort();
-      if (files.length === 0) throw new EmsegError('EMSEG_FILE_READ', `${input}: the folder holds no images (${IMAGE_EXTENSIONS.join(' ')})`, { file: input });
+      const files = (readdirSync(input, { recursive: options.recursive ?? false }) as string[]).filter(isImageName).sort();
+      if (files.length === 0) throw new EmsegError('EMSEG_FILE_READ', `${input}: the folder holds no images (${IMAGE_EXTENSIONS.join(' ')})${options.recursive ? '' : '; --recursive looks in subfolders'}`, { file: input });
       for (const f of files) add(join(input, f));
     } else if (!stats && hasGlob(input)) {
       const files = (await glob(input, { onlyFiles: true, expandDirectories: false })).filter(isImageName).sort();

@@ -12,7 +12,7 @@ import { repoRoot } from '../helpers/fixtures.ts';
  * kill -9 (the same files as an uninterrupted run), a corrupt image among good ones, empty folders
  * and unreadable models; and `emseg eval-model --json`.
  */
-const samples = join(repoRoot, 'model-zoo', 'samples', 'vesicles');
+const samples = join(repoRoot, 'model-zoo', 'samples');
 let work = '';
 let inputs = '';
 
@@ -21,7 +21,7 @@ before(() => {
   inputs = join(work, 'inputs');
   mkdirSync(inputs);
   // 9 images (each sample three times under other names): long enough to be killed mid-run.
-  for (const f of readdirSync(samples)) for (const k of [0, 1, 2]) copyFileSync(join(samples, f), join(inputs, `${k}-${f}`));
+  for (const f of readdirSync(samples).filter((n) => n.endsWith('.tif'))) for (const k of [0, 1, 2]) copyFileSync(join(samples, f), join(inputs, `${k}-${f}`));
 });
 after(() => rmSync(work, { recursive: true, force: true }));
 

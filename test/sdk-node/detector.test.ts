@@ -20,7 +20,7 @@ import { repoRoot } from '../helpers/fixtures.ts';
  * inference), rescaling to the model's pixel size, and clear errors for bad images and models.
  */
 const samples = join(repoRoot, 'model-zoo', 'samples');
-const vesicleImage = join(samples, 'vesicles', 'tem-vesicles-0000.tif');
+const vesicleImage = join(samples, 'tem-vesicles-0000.tif');
 const rodImage = join(samples, 'nanorods', 'haadf-nanorods-0000.tif');
 let work = '';
 const quiet = { log: () => {} };
@@ -181,7 +181,7 @@ describe('Detector (onnxruntime-node)', () => {
     const det = new Detector('vesicle-small', quiet);
     try {
       const items = [];
-      for await (const item of det.runBatch([vesicleImage, join(work, 'missing.tif'), join(samples, 'vesicles', 'tem-vesicles-0001.tif')], { concurrency: 2 })) items.push(item);
+      for await (const item of det.runBatch([vesicleImage, join(work, 'missing.tif'), join(samples, 'tem-vesicles-0001.tif')], { concurrency: 2 })) items.push(item);
       assert.deepEqual(items.map((i) => i.index), [0, 1, 2]);
       assert.ok(items[0].result && items[2].result && !items[1].result);
       assert.ok(items[1].error instanceof EmsegError);
