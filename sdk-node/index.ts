@@ -6,3 +6,9 @@ export { readImage, detectFileFormat, type ReadImageOptions } from './read-image
 export { writeSynthDataset, generateSynthImage, type SynthDatasetOptions } from './synth.ts';
 export { convertMasks, convertVoc, convertLabelbox } from './convert.ts';
 export { writeFileAtomic } from './write-file.ts';
+export { Detector, cudaInstalled, type DetectorInput, type DetectorOptions, type TileOptions, type BatchItem } from './detector.ts';
+export { readImageBytes } from './read-image.ts';
+export { evaluateModelFile, type ModelEvalReport, type EvaluateModelOptions } from './evaluate-model.ts';
+export { readZoo, resolveZooModel, type ZooEntry } from './zoo.ts';
+export { expandInputs } from './analyze/inputs.ts';
+export { runAnalysis, type AnalysisOptions, type AnalysisSummary, type ImageRecord } from './analyze/run-analysis.ts';
