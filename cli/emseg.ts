@@ -9,6 +9,7 @@ import { infoCommand, infoUsage } from './commands/info.ts';
 import { predictCommand, predictUsage } from './commands/predict.ts';
 import { synthCommand, synthUsage } from './commands/synth.ts';
 import { trainCommand, trainUsage } from './commands/train.ts';
+import { tuneCommand, tuneUsage } from './commands/tune.ts';
 import { UsageError } from './usage-error.ts';
 
 type Command = { run: (argv: string[], out: (text: string) => void) => Promise<number>; usage: string; summary: string };
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   dataset: { run: datasetCommand, usage: datasetUsage, summary: 'check, summarise and split COCO datasets' },
   synth: { run: synthCommand, usage: synthUsage, summary: 'generate synthetic TEM vesicle or HAADF nanorod datasets (16-bit TIFF + COCO)' },
   train: { run: trainCommand, usage: trainUsage, summary: 'train rotated Faster R-CNN or Mask R-CNN (tfjs; wasm, or tfjs-node when installed)' },
+  tune: { run: tuneCommand, usage: tuneUsage, summary: 'random-search training settings (resumable; results table and best config)' },
   predict: { run: predictCommand, usage: predictUsage, summary: 'run or evaluate a trained checkpoint with tfjs' },
   'eval-model': { run: evalModelCommand, usage: evalModelUsage, summary: 'score an exported model (file or zoo name) on a COCO dataset with the Node SDK' },
   convert: { run: convertCommand, usage: convertUsage, summary: 'convert label images, masks, LabelImg/roLabelImg XML, Labelbox JSON to COCO' },

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Rotated Faster R-CNN on REAL data: the 15 rod-like images of EMPS (../shared/data/emps-train,
+# bright-field TEM of nanorods, instance label maps -> rotated boxes by minimum-area rectangles).
+# Held-out split by image (seed 0): 11 train, 2 val (checkpoint selection), 2 test (reported AP).
+# One command reproduces it:
+#   bash recipes/emps-rods.sh [runs/emps-rods] [max-steps]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-runs/emps-rods}
+STEPS=${2:-400}
+EMPS=${EMPS:-../shared/data/emps-train}
+EMSEG="node --import tsx cli/emseg.ts"
+DATA=$OUT/data
+mkdir -p "$DATA"
+$EMSEG convert labelmap --images "$EMPS/images" --masks "$EMPS/segmaps" --only "$EMPS/rodlike_train_images.json" \
+  --rbox --category nanorod --out "$DATA/all.json"
+$EMSEG dataset split "$DATA/all.json" --out-dir "$DATA/split" --val 0.134 --test 0.134 --seed 0
+$EMSEG train --task rotated-detection --train "$DATA/split/train.json" --val "$DATA/split/val.json" \
+  --out "$OUT" --config recipes/emps-rods.config.json --max-steps "$STEPS" --eval-period 100 \
+  --workers 2 --lr 0.01 --seed 0
+$EMSEG predict "$OUT/checkpoints/best" --data "$DATA/split/test.json" --max-dets 300 > "$OUT/test-metrics.json"
+cat "$OUT/test-metrics.json"

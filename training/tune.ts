@@ -1,0 +1,139 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { invalidArgument } from '../core/errors.ts';
+import { seededRandom } from '../core/random.ts';
+import { writeFileAtomic } from '../sdk-node/write-file.ts';
+import { twoStageDefaults } from './detection/config.ts';
+import type { DetectorConfig } from './detection/replica.ts';
+import { type TrainOptions, trainDetector } from './train.ts';
+
+/**
+ * `emseg tune`: random search over the settings that matter most for small EM datasets (learning
+ * rate and warm-up, anchor scale and aspect ratios, RPN and RoI sampling, augmentation strength and
+ * schedule length). Trials are drawn from a seeded generator in order, so trial k has the same
+ * settings whether or not the search was interrupted; each trial is an ordinary `emseg train` run
+ * in OUT/trial-k (itself resumable), and OUT/tune.json records finished trials, so a killed search
+ * resumes where it stopped. Trials are scored by their best validation AP (segm or rbox).
+ */
+export interface TuneOptions {
+  base: Omit<TrainOptions, 'out' | 'maxSteps' | 'lr' | 'warmup' | 'augment' | 'config'> & { config?: Partial<DetectorConfig>; augment?: TrainOptions['augment'] };
+  out: string;
+  trials: number;
+  /** Longest schedule a trial may draw (steps). */
+  maxSteps: number;
+  seed: number;
+  progress?: (line: string) => void;
+}
+
+export interface TrialSettings {
+  lr: number;
+  warmup: number;
+  steps: number;
+  anchorScale: number;
+  anchorRatios: number[];
+  rpnPositiveFraction: number;
+  roiBatchPerImage: number;
+  roiPositiveFraction: number;
+  augmentStrength: number;
+  geometric: boolean;
+}
+
+export interface TrialResult {
+  trial: number;
+  settings: TrialSettings;
+  AP: number;
+  AP50: number;
+  steps: number;
+  seconds: number;
+}
+
+const BASE_ANCHORS = [16, 32, 64, 128];
+
+/** Trial k's settings (k = 0, 1, ...): a pure function of the search seed and k. */
+export function drawTrial(seed: number, k: number, maxSteps: number): TrialSettings {
+  const rand = seededRandom(seed * 1000003 + k);
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(rand() * values.length)];
+  return {
+    lr: +(0.003 * 10 ** rand()).toPrecision(3), // log-uniform 0.003 to 0.03
+    warmup: pick([50, 100, 200]),
+    steps: Math.max(1, Math.round(maxSteps * pick([0.5, 0.75, 1]))),
+    anchorScale: pick([0.75, 1, 1.5]),
+    anchorRatios: pick([[0.5, 1, 2], [0.25, 0.5, 1, 2, 4]]),
+    rpnPositiveFraction: pick([0.25, 0.5]),
+    roiBatchPerImage: pick([128, 256, 512]),
+    roiPositiveFraction: pick([0.25, 0.5]),
+    augmentStrength: +(1.5 * rand()).toFixed(2),
+    geometric: rand() < 0.8,
+  };
+}
+
+/** The train options of a trial (base options with the trial's settings). */
+export function trialOptions(o: TuneOptions, k: number, s: TrialSettings): TrainOptions {
+  const base = o.base.config ?? {};
+  const defaults = twoStageDefaults([]);
+  const config = {
+    ...base,
+    anchorSizes: BASE_ANCHORS.map((a) => a * s.anchorScale),
+    anchorRatios: s.anchorRatios,
+    // train merges the config shallowly: nested groups are completed from the defaults here.
+    rpn: { ...defaults.rpn, ...base.rpn, positiveFraction: s.rpnPositiveFraction },
+    roi: { ...defaults.roi, ...base.roi, batchPerImage: s.roiBatchPerImage, positiveFraction: s.roiPositiveFraction },
+  } as Partial<DetectorConfig>;
+  return {
+    ...o.base,
+    out: join(o.out, `trial-${k}`),
+    maxSteps: s.steps,
+    lr: s.lr,
+    warmup: Math.min(s.warmup, Math.max(1, Math.floor(s.steps / 2))),
+    augment: { geometric: s.geometric, strength: s.augmentStrength },
+    config,
+    evalPeriod: s.steps, // one validation at the end: the score
+  };
+}
+
+function readState(file: string): TrialResult[] {
+  if (!existsSync(file)) return [];
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { trials?: TrialResult[] };
+  return parsed.trials ?? [];
+}
+
+const fmt = (v: number): string => (v < 0 ? 'n/a' : v.toFixed(3));
+
+/** Markdown table of the trials, best first. */
+export function resultsTable(results: readonly TrialResult[]): string {
+  const rows = [...results].sort((a, b) => b.AP - a.AP || a.trial - b.trial).map((r) => {
+    const s = r.settings;
+    return `| ${r.trial} | ${fmt(r.AP)} | ${fmt(r.AP50)} | ${s.lr} | ${s.warmup} | ${s.steps} | ${s.anchorScale} | ${s.anchorRatios.join('/')} | ${s.rpnPositiveFraction} | ${s.roiBatchPerImage} | ${s.roiPositiveFraction} | ${s.augmentStrength} | ${s.geometric ? 'yes' : 'no'} | ${Math.round(r.seconds)} |`;
+  });
+  return ['| trial | val AP | AP50 | lr | warm-up | steps | anchor scale | ratios | RPN pos. | RoIs/image | RoI pos. | aug. strength | flips/rot90 | s |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n');
+}
+
+export async function tune(o: TuneOptions): Promise<{ results: TrialResult[]; best: TrialResult | null }> {
+  if (!(Number.isInteger(o.trials) && o.trials > 0)) throw invalidArgument('trials', 'a positive integer', o.trials);
+  if (!o.base.val) throw invalidArgument('val', 'a validation set (trials are scored on it)', o.base.val);
+  await mkdir(o.out, { recursive: true });
+  const stateFile = join(o.out, 'tune.json');
+  const results = readState(stateFile);
+  const log = o.progress ?? (() => {});
+  if (results.length > 0) log(`tune: ${results.length} of ${o.trials} trials already done`);
+  for (let k = 0; k < o.trials; k++) {
+    if (results.some((r) => r.trial === k)) continue;
+    const settings = drawTrial(o.seed, k, o.maxSteps);
+    log(`tune: trial ${k + 1}/${o.trials}: ${JSON.stringify(settings)}`);
+    const t = performance.now();
+    const r = await trainDetector({ ...trialOptions(o, k, settings), progress: (line) => log(`  [trial ${k}] ${line}`) });
+    const best = (r.best ?? {}) as { AP?: number; AP50?: number };
+    results.push({ trial: k, settings, AP: best.AP ?? -1, AP50: best.AP50 ?? -1, steps: r.step, seconds: (performance.now() - t) / 1000 });
+    results.sort((a, b) => a.trial - b.trial);
+    await writeFileAtomic(stateFile, `${JSON.stringify({ seed: o.seed, maxSteps: o.maxSteps, trials: results }, null, 1)}\n`);
+  }
+  const best = [...results].sort((a, b) => b.AP - a.AP || a.trial - b.trial)[0] ?? null;
+  await writeFileAtomic(join(o.out, 'results.md'), `${resultsTable(results)}\n`);
+  if (best) {
+    const opts = trialOptions(o, best.trial, best.settings);
+    const bestConfig = { trial: best.trial, valAP: best.AP, lr: opts.lr, warmup: opts.warmup, maxSteps: opts.maxSteps, augment: opts.augment, config: opts.config };
+    await writeFileAtomic(join(o.out, 'best-config.json'), `${JSON.stringify(bestConfig, null, 1)}\n`);
+  }
+  return { results, best };
+}
