@@ -6,6 +6,7 @@ import { evaluateCoco } from '../core/eval/coco-eval.ts';
 import { defaultEvalParams } from '../core/eval/params.ts';
 import { rotatedBoxEnclosing } from '../core/geometry/rotated-box.ts';
 import { seededRandom } from '../core/random.ts';
+import { readBackboneInit } from './init-from-onnx.ts';
 import type { BackendChoice } from './backend/select-backend.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointManifest } from './checkpoint.ts';
 import { DEFAULT_AUGMENT, type AugmentOptions } from './data/augment.ts';
@@ -36,6 +37,8 @@ export interface TrainOptions {
   logPeriod: number;
   augment: AugmentOptions;
   config?: Partial<DetectorConfig>;
+  /** ONNX file whose tensors initialise the backbone (by name, else by shape; training/init-from-onnx.ts). */
+  initBackbone?: string;
   /** Progress lines (stderr in the CLI). */
   progress?: (line: string) => void;
 }
@@ -164,6 +167,20 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
     start = ck.manifest.step;
     best = (ck.manifest.metrics?.best as Record<string, unknown>) ?? null;
     log(`resumed from ${latest} at step ${start}`);
+  }
+  if (o.initBackbone && start === 0) {
+    const specs = [...paramsOfModel(config)];
+    const backbone = specs.filter((p) => p.name.startsWith('backbone.'));
+    const init = await readBackboneInit(o.initBackbone, backbone);
+    const { params } = await engine.state();
+    let offset = 0;
+    for (const p of specs) {
+      const v = init.values.get(p.name);
+      if (v) params.set(v, offset);
+      offset += p.shape.reduce((a, d) => a * d, 1);
+    }
+    await engine.load({ params, momentum: new Float32Array(params.length) });
+    log(`initialised ${init.values.size} of ${backbone.length} backbone tensors from ${o.initBackbone} (${init.byName.length} by name, ${init.byShape.length} convolutions by shape)`);
   }
   const t0 = performance.now();
   try {

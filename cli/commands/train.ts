@@ -18,7 +18,9 @@ log line and per validation) and checkpoints/{latest,best}.
   --backend B       auto (tfjs-node-gpu, tfjs-node when installed, else wasm), wasm, cpu, tensorflow
   --workers N       1 or 2 data-parallel worker threads (default 2: both cores)
   --lr X            base learning rate (default ${DEFAULT_TRAIN.lr}); --eval-period N (default ${DEFAULT_TRAIN.evalPeriod})
-  --config FILE     JSON overriding model settings (anchorSizes, rpn, roi, test, backbone...)`;
+  --config FILE     JSON overriding model settings (anchorSizes, rpn, roi, test, backbone...)
+  --init-backbone F ONNX file (e.g. an ImageNet ResNet-18) whose tensors initialise the backbone, matched
+                    by name, else convolutions by shape in order (docs/training.md); a fresh run only`;
 
 export async function trainCommand(argv: string[], out: (text: string) => void): Promise<number> {
   let values;
@@ -29,6 +31,7 @@ export async function trainCommand(argv: string[], out: (text: string) => void):
         task: { type: 'string' }, train: { type: 'string' }, val: { type: 'string' }, out: { type: 'string' }, config: { type: 'string' },
         epochs: { type: 'string' }, 'max-steps': { type: 'string' }, seed: { type: 'string', default: '0' }, backend: { type: 'string', default: 'auto' },
         workers: { type: 'string', default: '2' }, lr: { type: 'string' }, 'eval-period': { type: 'string' }, 'log-period': { type: 'string' },
+        'init-backbone': { type: 'string' },
       },
       strict: true,
     }));
@@ -71,6 +74,7 @@ export async function trainCommand(argv: string[], out: (text: string) => void):
     evalPeriod: num(values['eval-period'], '--eval-period', (n) => Number.isInteger(n) && n > 0) ?? DEFAULT_TRAIN.evalPeriod,
     logPeriod: num(values['log-period'], '--log-period', (n) => Number.isInteger(n) && n > 0) ?? DEFAULT_TRAIN.logPeriod,
     config: config as never,
+    ...(values['init-backbone'] ? { initBackbone: values['init-backbone'] } : {}),
     progress: (line: string) => process.stderr.write(`${line}\n`),
   });
   out(JSON.stringify({ out: values.out, steps: result.step, best: result.best }));

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EmsegError } from '../../core/errors.ts';
+import { seededRandom } from '../../core/random.ts';
+import { buildSpecModel } from '../../export/net/spec-model.ts';
+import { convWeightToOihw } from '../../export/net/index.ts';
+import { encodeModel, makeTensor, type ModelProto } from '../../export/onnx/index.ts';
+import { defaultRotatedRcnnConfig } from '../../training/detection/config.ts';
+import { backboneSpec } from '../../training/detection/specs.ts';
+import { mapBackboneFromOnnx, oihwToHwio } from '../../training/init-from-onnx.ts';
+import { paramsOf } from '../../training/net/spec.ts';
+
+/**
+ * Backbone initialisation from ONNX files the test builds: emseg's own backbone exported with random
+ * weights (names match), the same file with torchvision-like names and an RGB stem (shapes match,
+ * in order), and a file that fits nothing.
+ */
+const config = { ...defaultRotatedRcnnConfig(['rod']), backbone: { widths: [8, 16, 16, 32], blocks: [2, 2, 2, 2], norm: 'gn' as const } };
+const spec = backboneSpec(config);
+const params = paramsOf(spec);
+const backbone = params.filter((p) => p.name.startsWith('backbone.'));
+const rand = seededRandom(5);
+const weights = new Map(params.map((p) => [p.name, Float32Array.from({ length: p.shape.reduce((a, b) => a * b, 1) }, () => rand() - 0.5)]));
+
+function exported(): ModelProto {
+  return buildSpecModel(spec, weights);
+}
+
+describe('backbone initialisation from ONNX', () => {
+  it('OIHW -> HWIO is the inverse of the exporter\'s HWIO -> OIHW', () => {
+    const w = weights.get('backbone.res3.0.conv1.weight') as Float32Array;
+    const [k, , ci, co] = backbone.find((p) => p.name === 'backbone.res3.0.conv1.weight')!.shape;
+    assert.deepEqual(oihwToHwio(convWeightToOihw(w, k, ci, co), co, ci, k), w);
+  });
+
+  it('by name: every backbone tensor of an emseg export, values exact', () => {
+    const init = mapBackboneFromOnnx(encodeModel(exported()), 'own.onnx', backbone);
+    assert.deepEqual(init.unmatched, []);
+    assert.equal(init.byName.length, backbone.length);
+    for (const p of backbone) assert.deepEqual(init.values.get(p.name), weights.get(p.name), p.name);
+  });
+
+  it('by shape in order, with an RGB stem summed to grey and foreign names', () => {
+    const model = exported();
+    const inits = model.graph?.initializer ?? [];
+    let k = 0;
+    const renamed = inits.flatMap((t) => {
+      const dims = (t.dims ?? []).map(Number);
+      if (dims.length !== 4) return []; // batch-norm-like vectors are not taken by shape
+      const name = `onnx::Conv_${k++}`;
+      if (t.name === 'backbone.stem.conv.weight') {
+        // An RGB stem: each colour channel a third of the grey weights.
+        const grey = mapBackboneFromOnnx(encodeModel(model), 'x', backbone).values.get('backbone.stem.conv.weight') as Float32Array;
+        const [co, , kh, kw] = dims;
+        const oihw = convWeightToOihw(grey, kh, 1, co);
+        const rgb = new Float32Array(co * 3 * kh * kw);
+        for (let o = 0; o < co; o++) for (let c = 0; c < 3; c++) for (let j = 0; j < kh * kw; j++) rgb[(o * 3 + c) * kh * kw + j] = oihw[o * kh * kw + j] / 3;
+        return [makeTensor(name, 'float32', [co, 3, kh, kw], rgb)];
+      }
+      return [{ ...t, name }];
+    });
+    const foreign: ModelProto = { ...model, graph: { ...model.graph, initializer: renamed, node: [] } };
+    const init = mapBackboneFromOnnx(encodeModel(foreign), 'torchvision-like.onnx', backbone);
+    const convs = backbone.filter((p) => p.shape.length === 4);
+    assert.equal(init.byShape.length, convs.length, 'every convolution by shape');
+    assert.equal(init.byName.length, 0);
+    for (const p of convs) {
+      const got = init.values.get(p.name) as Float32Array;
+      const want = weights.get(p.name) as Float32Array;
+      const err = Math.max(...got.map((v, i) => Math.abs(v - want[i])));
+      assert.ok(err < 1e-6, `${p.name}: max error ${err}`);
+    }
+    // Group-norm parameters are not taken from unnamed vectors.
+    assert.ok(init.unmatched.every((n) => n.endsWith('.gamma') || n.endsWith('.beta')));
+  });
+
+  it('a file that fits nothing is a clear error naming it', () => {
+    const model = exported();
+    const other: ModelProto = { ...model, graph: { ...model.graph, node: [], initializer: [makeTensor('fc.weight', 'float32', [10, 7], new Float32Array(70))] } };
+    assert.throws(() => mapBackboneFromOnnx(encodeModel(other), 'imagenet.onnx', backbone), (e: unknown) => e instanceof EmsegError && /imagenet\.onnx: no tensor matches the backbone/.test(e.message));
+    assert.throws(() => mapBackboneFromOnnx(new TextEncoder().encode('not onnx at all'), 'junk.onnx', backbone), (e: unknown) => e instanceof EmsegError && /junk\.onnx/.test(e.message));
+  });
+});
