@@ -4,6 +4,8 @@
 # Held-out split by image (seed 0): 11 train, 2 val (checkpoint selection), 2 test (reported AP).
 # One command reproduces it:
 #   bash recipes/emps-rods.sh [runs/emps-rods] [max-steps]
+# Environment: WORKERS (default 2), INIT_BACKBONE=model.onnx (backbone initialisation, e.g. a model
+# trained on synthetic rods: recipes/emps-pretraining-study.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/emps-rods}
@@ -17,6 +19,6 @@ $EMSEG convert labelmap --images "$EMPS/images" --masks "$EMPS/segmaps" --only "
 $EMSEG dataset split "$DATA/all.json" --out-dir "$DATA/split" --val 0.134 --test 0.134 --seed 0
 $EMSEG train --task rotated-detection --train "$DATA/split/train.json" --val "$DATA/split/val.json" \
   --out "$OUT" --config recipes/emps-rods.config.json --max-steps "$STEPS" --eval-period 100 \
-  --workers 2 --lr 0.01 --seed 0
+  --workers "${WORKERS:-2}" --lr 0.01 --seed 0 ${INIT_BACKBONE:+--init-backbone "$INIT_BACKBONE"}
 $EMSEG predict "$OUT/checkpoints/best" --data "$DATA/split/test.json" --max-dets 300 > "$OUT/test-metrics.json"
 cat "$OUT/test-metrics.json"
