@@ -45,10 +45,9 @@ async function child(model: string, image: string, threads: number, runs: number
   let objects = 0;
   const start = performance.now();
   for (let i = 0; i < runs; i++) {
-    let t = performance.now();
+    const t = performance.now();
     const im = await readImage(image);
     stages.decode += performance.now() - t;
-    t = performance.now();
     const r = await det.runDecoded(im);
     objects = r.instances.length;
     const timing = det.lastTiming;
