@@ -5,7 +5,7 @@ import { seededRandom } from '../../core/random.ts';
 import { buildSpecModel } from '../../export/net/spec-model.ts';
 import { convWeightToOihw } from '../../export/net/index.ts';
 import { encodeModel, makeTensor, type ModelProto } from '../../export/onnx/index.ts';
-import { defaultRotatedRcnnConfig } from '../../training/detection/config.ts';
+import { type RotatedRcnnConfig, defaultRotatedRcnnConfig } from '../../training/detection/config.ts';
 import { backboneSpec } from '../../training/detection/specs.ts';
 import { mapBackboneFromOnnx, oihwToHwio } from '../../training/init-from-onnx.ts';
 import { paramsOf } from '../../training/net/spec.ts';
@@ -15,7 +15,7 @@ import { paramsOf } from '../../training/net/spec.ts';
  * weights (names match), the same file with torchvision-like names and an RGB stem (shapes match,
  * in order), and a file that fits nothing.
  */
-const config = { ...defaultRotatedRcnnConfig(['rod']), backbone: { widths: [8, 16, 16, 32], blocks: [2, 2, 2, 2], norm: 'gn' as const } };
+const config: RotatedRcnnConfig = { ...defaultRotatedRcnnConfig(['rod']), backbone: { widths: [8, 16, 16, 32], blocks: [2, 2, 2, 2], norm: 'gn' } };
 const spec = backboneSpec(config);
 const params = paramsOf(spec);
 const backbone = params.filter((p) => p.name.startsWith('backbone.'));
