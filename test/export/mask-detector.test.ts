@@ -4,7 +4,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { EmsegError } from '../../core/errors.ts';
 import type { BoxXYXY } from '../../core/geometry/types.ts';
@@ -25,6 +24,7 @@ import type { MaskRcnnConfig } from '../../training/detection/mask-config.ts';
 import { MaskRcnn } from '../../training/detection/mask-rcnn.ts';
 import { paramsOf } from '../../training/net/spec.ts';
 import { type Instance, loadTrainedModel, predictNormalized } from '../../training/predict.ts';
+import { RUNTIMES } from '../helpers/ort-runtimes.ts';
 import { writeSmallMaskCheckpoint } from '../helpers/small-detectors.ts';
 
 /**
@@ -42,11 +42,6 @@ function testImage(seed: number): Float32Array {
   return normalizeImage(generateTemVesicles(seededRandom(seed), { size: SIZE })).data;
 }
 
-type Ort = typeof ortNode;
-const RUNTIMES: { name: string; ort: Ort; ep: string }[] = [
-  { name: 'onnxruntime-node cpu', ort: ortNode, ep: 'cpu' },
-  { name: 'onnxruntime-web wasm', ort: ortWeb as unknown as Ort, ep: 'wasm' },
-];
 
 interface MaskOut {
   box: BoxXYXY;

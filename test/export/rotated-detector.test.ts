@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import * as ortNode from 'onnxruntime-node';
+import type * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { EmsegError } from '../../core/errors.ts';
 import { rotatedIoU } from '../../core/geometry/rotated-iou.ts';
@@ -29,6 +29,7 @@ import { FPN_LEVELS, FPN_STRIDES, backboneSpec, boxHeadSpec } from '../../traini
 import { runNet } from '../../training/net/run-tfjs.ts';
 import { paramsOf } from '../../training/net/spec.ts';
 import { type Instance, loadTrainedModel, predictNormalized } from '../../training/predict.ts';
+import { RUNTIMES } from '../helpers/ort-runtimes.ts';
 import { rotatedManifest, writeSmallRotatedCheckpoint } from '../helpers/small-detectors.ts';
 
 /**
@@ -56,11 +57,6 @@ function testImage(seed: number): Float32Array {
 
 // ---- running the exported model ----
 
-type Ort = typeof ortNode;
-const RUNTIMES: { name: string; ort: Ort; ep: string }[] = [
-  { name: 'onnxruntime-node cpu', ort: ortNode, ep: 'cpu' },
-  { name: 'onnxruntime-web wasm', ort: ortWeb as unknown as Ort, ep: 'wasm' },
-];
 
 interface Detection {
   rbox: number[];

@@ -14,6 +14,31 @@ import { paramsOf } from '../../training/net/spec.ts';
  * whole range and give masks that are not flat. Written as checkpoints, like `emseg train` writes them.
  */
 
+type Params = Map<string, tf.Variable>;
+
+/** `scale(name, f)`: replace a parameter's values v[i] by f(v[i], i). */
+function scaler(params: Params): (name: string, f: (v: number, i: number) => number) => void {
+  return (name, f) => {
+    const v = params.get(name);
+    assert.ok(v, name);
+    v.assign(tf.tensor(Float32Array.from(v.dataSync() as Float32Array, f), v.shape));
+  };
+}
+
+/** The parameters in checkpoint order as one array; disposes the variables. */
+function flatParams(params: Params, specs: readonly { name: string; shape: number[] }[]): Float32Array {
+  const flat = new Float32Array(specs.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0));
+  let offset = 0;
+  for (const p of specs) {
+    const v = params.get(p.name);
+    assert.ok(v, p.name);
+    flat.set(v.dataSync() as Float32Array, offset);
+    offset += v.size;
+  }
+  for (const v of params.values()) v.dispose();
+  return flat;
+}
+
 export function smallRotatedConfig(classes: string[]): RotatedRcnnConfig {
   const c = defaultRotatedRcnnConfig(classes);
   return {
@@ -42,11 +67,7 @@ export function rotatedManifest(config: RotatedRcnnConfig, paramCount: number, e
 export async function writeSmallRotatedCheckpoint(dir: string, classes: string[], classBias: number[]): Promise<void> {
   const config = smallRotatedConfig(classes);
   const model = RotatedRcnn.create(config, 3);
-  const scale = (name: string, f: (v: number, i: number) => number): void => {
-    const v = model.params.get(name);
-    assert.ok(v, name);
-    v.assign(tf.tensor(Float32Array.from(v.dataSync() as Float32Array, f), v.shape));
-  };
+  const scale = scaler(model.params);
   scale('rpn.objectness.l0.weight', (x) => 10 * x);
   scale('rpn.objectness.l0.bias', () => 1);
   scale('roi_heads.cls_score.weight', (x) => 2 * x);
@@ -54,16 +75,7 @@ export async function writeSmallRotatedCheckpoint(dir: string, classes: string[]
   // Weights [1, 1, fcDim, 6]: output channel i % 6. Angles as (cos 2t, sin 2t) near the unit circle, as trained.
   scale('roi_heads.rbox_pred.weight', (x, i) => (i % 6 < 4 ? 10 : 3) * x);
   scale('roi_heads.rbox_pred.bias', (_, i) => [0, 0, 1.5, -1, 0.6, 0.8][i]);
-  const specs = [...paramsOf(model.backbone), ...paramsOf(model.head)];
-  const flat = new Float32Array(specs.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0));
-  let offset = 0;
-  for (const p of specs) {
-    const v = model.params.get(p.name);
-    assert.ok(v, p.name);
-    flat.set(v.dataSync() as Float32Array, offset);
-    offset += v.size;
-  }
-  for (const v of model.params.values()) v.dispose();
+  const flat = flatParams(model.params, [...paramsOf(model.backbone), ...paramsOf(model.head)]);
   await saveCheckpoint(dir, rotatedManifest(config, flat.length, { metrics: { best: { AP: 0.5, AP50: 0.75 } } }), flat);
 }
 
@@ -83,11 +95,7 @@ export function smallMaskConfig(classes: string[]): MaskRcnnConfig {
 export async function writeSmallMaskCheckpoint(dir: string, classes: string[]): Promise<void> {
   const config = smallMaskConfig(classes);
   const model = MaskRcnn.create(config, 5);
-  const scale = (name: string, f: (v: number, i: number) => number): void => {
-    const v = model.params.get(name);
-    assert.ok(v, name);
-    v.assign(tf.tensor(Float32Array.from(v.dataSync() as Float32Array, f), v.shape));
-  };
+  const scale = scaler(model.params);
   scale('rpn.objectness.l0.weight', (x) => 10 * x);
   scale('rpn.objectness.l0.bias', () => 1);
   scale('roi_heads.cls_score.weight', (x) => 2 * x);
@@ -97,15 +105,7 @@ export async function writeSmallMaskCheckpoint(dir: string, classes: string[]): 
   // Mask logits of a few units (the init's std 0.001 gives probabilities ~0.5 everywhere).
   scale('roi_heads.mask_predictor.weight', (x) => 3000 * x);
   const specs = model.specs().flatMap((s) => paramsOf(s));
-  const flat = new Float32Array(specs.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0));
-  let offset = 0;
-  for (const p of specs) {
-    const v = model.params.get(p.name);
-    assert.ok(v, p.name);
-    flat.set(v.dataSync() as Float32Array, offset);
-    offset += v.size;
-  }
-  for (const v of model.params.values()) v.dispose();
+  const flat = flatParams(model.params, specs);
   const params = specs.map((p) => ({ name: p.name, shape: p.shape }));
   await saveCheckpoint(dir, { format: 'emseg-checkpoint-1', task: 'instance-segmentation', step: 0, paramCount: flat.length, config, params }, flat);
 }
