@@ -1,4 +1,5 @@
 import { type OpBuilder, attr } from '../onnx/index.ts';
+import { SCALE_CLAMP } from '../../training/detection/box-coder.ts';
 
 /** Small graph idioms shared by the detector's proposal, pooling and post-processing stages. */
 
@@ -82,4 +83,25 @@ export function padRows(b: OpBuilder, x: string, n: string, rows: number, rank: 
   // Pad's pads: all begins, then all ends; only the end of axis 0 grows.
   const pads = b.concat([...zeros(rank), missing, ...zeros(rank - 1)], 0);
   return b.op('Pad', [x, pads], [attr.string('mode', 'constant')]);
+}
+
+/**
+ * training/detection/box-coder.ts `BoxCoder.decode` for every row, in float64 (the reference's JS
+ * numbers): `refs` and `deltas` float64 [R, 4], deltas divided by `weights` (a division by 1 is
+ * exact), dw and dh clamped at log(1000 / 16). Returns the float64 columns x1, y1, x2, y2.
+ */
+export function emitBoxCoderDecode(b: OpBuilder, refs: string, deltas: string, weights: readonly [number, number, number, number]): [string, string, string, string] {
+  const f64 = (v: number): string => b.scalar('float64', v);
+  const [x1, y1, x2, y2] = [0, 1, 2, 3].map((i) => column(b, refs, i));
+  const [dx, dy, dw, dh] = [0, 1, 2, 3].map((i) => b.div(column(b, deltas, i), f64(weights[i])));
+  const pw = b.sub(x2, x1);
+  const ph = b.sub(y2, y1);
+  const px = b.add(x1, b.mul(f64(0.5), pw));
+  const py = b.add(y1, b.mul(f64(0.5), ph));
+  const clamp = f64(SCALE_CLAMP);
+  const cx = b.add(b.mul(dx, pw), px);
+  const cy = b.add(b.mul(dy, ph), py);
+  const halfW = b.div(b.mul(b.op('Exp', [b.min(dw, clamp)]), pw), f64(2));
+  const halfH = b.div(b.mul(b.op('Exp', [b.min(dh, clamp)]), ph), f64(2));
+  return [b.sub(cx, halfW), b.sub(cy, halfH), b.add(cx, halfW), b.add(cy, halfH)];
 }

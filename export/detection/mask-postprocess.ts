@@ -1,6 +1,6 @@
 import type { OpBuilder } from '../onnx/index.ts';
 import { boxNmsNode } from '../ops/box-nms.ts';
-import { column, padRows, stackColumns } from './graph-helpers.ts';
+import { column, emitBoxCoderDecode, padRows, stackColumns } from './graph-helpers.ts';
 import { type NmsEmitter, type PostprocessOptions, emitBatchedNms } from './postprocess.ts';
 
 /**
@@ -20,22 +20,7 @@ const boxNmsEmitter: NmsEmitter = (b, inputs, keep, name) => {
  * clipped to [0, width] x [0, height] as the reference does. float32 [R, 4].
  */
 export function emitBoxDecode(b: OpBuilder, proposals: string, deltas: string, validWidth: string, validHeight: string): string {
-  const f64 = (v: number): string => b.scalar('float64', v);
-  const p = b.cast(proposals, 'float64');
-  const d = b.cast(deltas, 'float64');
-  const [x1, y1, x2, y2] = [0, 1, 2, 3].map((i) => column(b, p, i));
-  const [dx, dy, dw, dh] = [0, 1, 2, 3].map((i) => column(b, d, i));
-  const pw = b.sub(x2, x1);
-  const ph = b.sub(y2, y1);
-  const px = b.add(x1, b.mul(f64(0.5), pw));
-  const py = b.add(y1, b.mul(f64(0.5), ph));
-  const clamp = f64(Math.log(1000 / 16));
-  const cx = b.add(b.mul(b.div(dx, f64(10)), pw), px);
-  const cy = b.add(b.mul(b.div(dy, f64(10)), ph), py);
-  const w = b.mul(b.op('Exp', [b.min(b.div(dw, f64(5)), clamp)]), pw);
-  const h = b.mul(b.op('Exp', [b.min(b.div(dh, f64(5)), clamp)]), ph);
-  const half = (v: string): string => b.div(v, f64(2));
-  const decoded = b.cast(stackColumns(b, [b.sub(cx, half(w)), b.sub(cy, half(h)), b.add(cx, half(w)), b.add(cy, half(h))]), 'float32');
+  const decoded = b.cast(stackColumns(b, emitBoxCoderDecode(b, b.cast(proposals, 'float64'), b.cast(deltas, 'float64'), [10, 10, 5, 5])), 'float32');
   const [bx1, by1, bx2, by2] = [0, 1, 2, 3].map((i) => column(b, decoded, i));
   const zero = b.scalar('float32', 0);
   return stackColumns(b, [b.max(bx1, zero), b.max(by1, zero), b.min(bx2, validWidth), b.min(by2, validHeight)]);

@@ -1,7 +1,6 @@
 import { cellAnchors } from '../../training/detection/anchors.ts';
-import { SCALE_CLAMP } from '../../training/detection/box-coder.ts';
 import { type OpBuilder, attr } from '../onnx/index.ts';
-import { column, float32Below, rowCount1d, stackColumns, topK } from './graph-helpers.ts';
+import { column, emitBoxCoderDecode, float32Below, rowCount1d, stackColumns, topK } from './graph-helpers.ts';
 
 /**
  * RPN proposals of one image in ONNX, step for step as training/detection/proposals.ts
@@ -49,7 +48,6 @@ function nhwcRows(b: OpBuilder, x: string, cols: number): string {
  */
 export function emitRpnProposals(b: OpBuilder, levels: readonly RpnLevelInputs[], width: string, height: string, o: RpnGraphOptions): { boxes: string; logits: string } {
   const A = o.anchorRatios.length;
-  const f64 = (v: number): string => b.scalar('float64', v);
   const zero = b.scalar('float32', 0);
   const perLevelBoxes: string[] = [];
   const perLevelScores: string[] = [];
@@ -72,27 +70,13 @@ export function emitRpnProposals(b: OpBuilder, levels: readonly RpnLevelInputs[]
     // cx + x1 in float64, stored as float32 (anchors.ts writes a Float32Array), read back as float64.
     const anchors = b.cast(b.cast(b.add(stackColumns(b, [sx, sy, sx, sy]), b.gather(cells, a, 0)), 'float32'), 'float64');
 
-    // BoxCoder([1, 1, 1, 1]).decode in float64 (division by weight 1 is exact and omitted).
-    const d = b.cast(b.gather(deltas, index, 0), 'float64');
-    const [a0, a1, a2, a3] = [0, 1, 2, 3].map((i) => column(b, anchors, i));
-    const [dx, dy, dwRaw, dhRaw] = [0, 1, 2, 3].map((i) => column(b, d, i));
-    const pw = b.sub(a2, a0);
-    const ph = b.sub(a3, a1);
-    const px = b.add(a0, b.mul(f64(0.5), pw));
-    const py = b.add(a1, b.mul(f64(0.5), ph));
-    const dw = b.min(dwRaw, f64(SCALE_CLAMP));
-    const dh = b.min(dhRaw, f64(SCALE_CLAMP));
-    const cx = b.add(b.mul(dx, pw), px);
-    const cy = b.add(b.mul(dy, ph), py);
-    const w = b.mul(b.op('Exp', [dw]), pw);
-    const h = b.mul(b.op('Exp', [dh]), ph);
-    const halfW = b.div(w, f64(2));
-    const halfH = b.div(h, f64(2));
+    // BoxCoder([1, 1, 1, 1]).decode in float64.
+    const [bx1, by1, bx2, by2] = emitBoxCoderDecode(b, anchors, b.cast(b.gather(deltas, index, 0), 'float64'), [1, 1, 1, 1]);
     const clip = (v: string, limit: string): string => b.min(b.max(b.cast(v, 'float32'), zero), limit);
-    const x1 = clip(b.sub(cx, halfW), width);
-    const y1 = clip(b.sub(cy, halfH), height);
-    const x2 = clip(b.add(cx, halfW), width);
-    const y2 = clip(b.add(cy, halfH), height);
+    const x1 = clip(bx1, width);
+    const y1 = clip(by1, height);
+    const x2 = clip(bx2, width);
+    const y2 = clip(by2, height);
     const finite = b.not(b.or(b.op('IsInf', [scores]), b.op('IsNaN', [scores])));
     const keep = b.and(b.and(b.greater(x2, x1), b.greater(y2, y1)), finite);
     const compress = (v: string): string => b.op('Compress', [v, keep], [attr.int('axis', 0)]);
