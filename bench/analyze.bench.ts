@@ -2,7 +2,8 @@
  * Benchmark: the Node SDK on each zoo model, as `emseg analyze` runs it: images/s, ms per stage
  * (decode, preprocess, inference, postprocess) and peak RSS, for 1024 x 1024 and 4096 x 4096
  * 16-bit TIFFs (synthetic, 1 nm pixels, the models' pixel size), with 1 and 2 ONNX Runtime
- * threads. Each configuration runs in its own process so that its peak RSS is its own.
+ * threads and with 2 worker threads (DetectorPool, one session and thread each, decoding included).
+ * Each configuration runs in its own process so that its peak RSS is its own.
  *   npm run bench -- analyze
  */
 import { execFileSync } from 'node:child_process';
@@ -32,6 +33,22 @@ async function ensureImage(outDir: string, kind: 'tem-vesicles' | 'haadf-nanorod
     await writeFileAtomic(path, encodeTiff({ width: size, height: size, dtype: 'uint16', data, pixelSize: { x: 1, y: 1 } }));
   }
   return path;
+}
+
+/** Two workers (DetectorPool, one thread each) over `runs` copies of the image: images/s and peak RSS. */
+async function childWorkers(model: string, image: string, runs: number): Promise<void> {
+  const { DetectorPool } = await import('../sdk-node/detector-pool.ts');
+  const pool = new DetectorPool(model, { workers: 2, threads: 1 });
+  await Promise.all([pool.run(image), pool.run(image)]); // warm-up: both sessions
+  const start = performance.now();
+  let objects = 0;
+  for await (const item of pool.runBatch(Array.from({ length: runs }, () => image))) {
+    if (item.error) throw item.error;
+    objects = item.result?.instances.length ?? 0;
+  }
+  const total = performance.now() - start;
+  await pool.dispose();
+  console.log(JSON.stringify({ imagesPerSecond: +(runs / (total / 1000)).toFixed(3), objects, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }));
 }
 
 /** One configuration (child process): JSON on stdout. */
@@ -71,11 +88,19 @@ export async function benchAnalyze(outDir: string): Promise<Record<string, numbe
         const r = JSON.parse(out.trim().split('\n').pop() as string) as Record<string, number>;
         for (const [k, v] of Object.entries(r)) row[`${model}.${size}.t${threads}.${k}`] = v;
       }
-      const one = row[`${model}.${size}.t1.imagesPerSecond`] as number, two = row[`${model}.${size}.t2.imagesPerSecond`] as number;
-      row[`${model}.${size}.speedup2threads`] = +(two / one).toFixed(2);
+      {
+        const runs = size === 1024 ? 8 : 2;
+        const out = execFileSync(process.execPath, ['--import', 'tsx', self, '--workers', model, image, String(runs)], { encoding: 'utf8' });
+        const r = JSON.parse(out.trim().split('\n').pop() as string) as Record<string, number>;
+        for (const [k, v] of Object.entries(r)) row[`${model}.${size}.w2.${k}`] = v;
+      }
+      const one = row[`${model}.${size}.t1.imagesPerSecond`] as number;
+      row[`${model}.${size}.speedup2threads`] = +((row[`${model}.${size}.t2.imagesPerSecond`] as number) / one).toFixed(2);
+      row[`${model}.${size}.speedup2workers`] = +((row[`${model}.${size}.w2.imagesPerSecond`] as number) / one).toFixed(2);
     }
   }
   return { bench: 'analyze', ...row };
 }
 
 if (process.argv[2] === '--child') await child(process.argv[3], process.argv[4], Number(process.argv[5]), Number(process.argv[6]));
+if (process.argv[2] === '--workers') await childWorkers(process.argv[3], process.argv[4], Number(process.argv[5]));

@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-for (const file of ['training/parallel/worker-bootstrap.mjs']) {
+for (const file of ['sdk-node/worker-bootstrap.mjs']) {
   mkdirSync(dirname(join(root, 'dist', file)), { recursive: true });
   copyFileSync(join(root, file), join(root, 'dist', file));
 }

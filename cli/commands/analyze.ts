@@ -19,7 +19,9 @@ command runs again (a kill loses only the image in flight). Exit code 1 lists im
   --overlay                overlay PNGs of the detections in DIR/overlays/
   --report                 DIR/report.html: per-class table and histograms, self-contained
   --score-threshold S      keep detections with score >= S (default 0.5)
-  --threads N              ONNX Runtime threads (default: all cores)
+  --threads N              ONNX Runtime threads per session (default: all cores; 1 with --workers)
+  --workers N              worker threads, each with its own session and one image at a time
+                           (default 1; 2 on a 2-core machine gives the most images/s: docs/benchmarks.md)
   --tile N                 tile side for large images (default 1024); --overlap N (default 128)
   --no-rescale             do not resample images to the model's pixel size
   --recursive              also take images from subfolders of folders given`;
@@ -38,7 +40,7 @@ export async function analyzeCommand(argv: string[], out: (text: string) => void
       options: {
         model: { type: 'string' }, out: { type: 'string' }, format: { type: 'string', default: 'csv,json,coco' },
         overlay: { type: 'boolean', default: false }, report: { type: 'boolean', default: false },
-        'score-threshold': { type: 'string' }, threads: { type: 'string' }, tile: { type: 'string' }, overlap: { type: 'string' },
+        'score-threshold': { type: 'string' }, threads: { type: 'string' }, workers: { type: 'string', default: '1' }, tile: { type: 'string' }, overlap: { type: 'string' },
         'no-rescale': { type: 'boolean', default: false }, recursive: { type: 'boolean', default: false },
       },
     });
@@ -59,6 +61,7 @@ export async function analyzeCommand(argv: string[], out: (text: string) => void
   };
   const scoreThreshold = num('score-threshold', values['score-threshold'], (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
   const threads = num('threads', values.threads, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
+  const workers = num('workers', values.workers, (v) => Number.isInteger(v) && v > 0 && v <= 64, 'an integer from 1 to 64') ?? 1;
   const tile = num('tile', values.tile, (v) => Number.isInteger(v) && v >= 64, 'an integer >= 64');
   const overlap = num('overlap', values.overlap, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer');
   const paths = await expandInputs(positionals, { recursive: values.recursive });
@@ -81,9 +84,10 @@ export async function analyzeCommand(argv: string[], out: (text: string) => void
     model: values.model,
     out: dir,
     detector: detectorOptions,
+    workers,
     onImage: async (path, image, result) => {
       const name = recordName(path);
-      if (values.overlay) await writeOverlay(join(dir, 'overlays', `${name}.png`), image, result, classes);
+      if (values.overlay) await writeOverlay(join(dir, 'overlays', `${name}.png`), await image(), result, classes);
       if (formats.has('geojson')) await writeFileAtomic(join(dir, 'geojson', `${name}.geojson`), JSON.stringify(toGeoJson(result, classes)));
     },
     progress: (p) => {

@@ -5,6 +5,7 @@ import { basename, join, resolve } from 'node:path';
 import { isEmsegError } from '../../core/errors.ts';
 import type { EmImage } from '../../core/formats/types.ts';
 import type { ImageResult } from '../../core/inference/types.ts';
+import { DetectorPool } from '../detector-pool.ts';
 import { Detector, type DetectorOptions } from '../detector.ts';
 import { writeFileAtomic } from '../write-file.ts';
 
@@ -23,8 +24,13 @@ export interface AnalysisOptions {
   detector?: DetectorOptions;
   /** Called after each image (done, skipped or failed). */
   progress?: (p: AnalysisProgress) => void;
-  /** Keep decoded pixels of each image for outputs that draw on them (overlays). */
-  onImage?: (path: string, image: EmImage, result: ImageResult) => Promise<void>;
+  /**
+   * Per-image outputs (overlays, GeoJSON), called before the image's record is written;
+   * `image()` gives the decoded pixels (decoded again on this thread when workers ran the image).
+   */
+  onImage?: (path: string, image: () => Promise<EmImage>, result: ImageResult) => Promise<void>;
+  /** Worker threads, each with its own session (DetectorPool); 1 (default): one Detector here, decoding ahead. */
+  workers?: number;
 }
 
 export interface AnalysisProgress {
@@ -78,6 +84,7 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
   const dir = join(o.out, 'images');
   await mkdir(dir, { recursive: true });
   const detector = new Detector(o.model, o.detector ?? {});
+  const pool = (o.workers ?? 1) > 1 ? new DetectorPool(o.model, { ...o.detector, workers: o.workers }) : null;
   const summary: AnalysisSummary = { records: [], failures: [], skipped: 0, processed: 0 };
   let objects = 0;
   const report = (path: string): void => o.progress?.({ done: summary.records.length + summary.failures.length, total: paths.length, objects, failed: summary.failures.length, skipped: summary.skipped, path });
@@ -101,23 +108,15 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
     summary.skipped = done.size;
     for (const d of done.values()) objects += d.record.result.instances.length;
     const failed = new Map<number, { path: string; error: string }>();
-    // Decode-ahead pipeline: image i + 1 is read while image i runs.
-    const decode = (k: number): Promise<EmImage> | null => (k < todo.length ? detector.decode(todo[k].path) : null);
-    let next = decode(0);
-    next?.catch(() => {}); // handled when awaited
-    for (let k = 0; k < todo.length; k++) {
+    const finish = async (k: number, outcome: { image?: EmImage; result?: ImageResult; error?: unknown }, ms: number): Promise<void> => {
       const { path, index } = todo[k];
-      const current = next as Promise<EmImage>;
-      next = decode(k + 1);
-      next?.catch(() => {});
-      const t = performance.now();
       try {
-        const image = await current;
-        const result = await detector.runDecoded(image);
-        const record: ImageRecord = { format: 'emseg-analysis-image-1', source: fileIdentity(path), model, result, ms: Math.round(performance.now() - t) };
+        if (outcome.error !== undefined) throw outcome.error;
+        const result = outcome.result as ImageResult;
+        const record: ImageRecord = { format: 'emseg-analysis-image-1', source: fileIdentity(path), model, result, ms: Math.round(ms) };
         // Per-image outputs first, the record last: the record marks the image done, so a kill
         // between the two redoes the image instead of leaving its overlay or GeoJSON missing.
-        await o.onImage?.(path, image, result);
+        await o.onImage?.(path, async () => outcome.image ?? (await detector.decode(path)), result);
         await writeFileAtomic(join(dir, `${recordName(path)}.json`), JSON.stringify(record));
         done.set(index, { path, record });
         summary.processed++;
@@ -129,11 +128,47 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
       summary.records = [...done.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
       summary.failures = [...failed.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
       report(path);
+    };
+    if (pool) {
+      // Up to two images per worker in flight; results are handled as they come.
+      const inflight = new Map<number, Promise<{ k: number; result?: ImageResult; error?: unknown; ms: number }>>();
+      let next = 0;
+      const launch = (k: number): void => {
+        const t = performance.now();
+        inflight.set(k, pool.run(todo[k].path).then((result) => ({ k, result, ms: performance.now() - t }), (error: unknown) => ({ k, error, ms: performance.now() - t })));
+      };
+      while (next < todo.length && inflight.size < 2 * pool.size) launch(next++);
+      while (inflight.size > 0) {
+        const r = await Promise.race(inflight.values());
+        inflight.delete(r.k);
+        if (next < todo.length) launch(next++);
+        await finish(r.k, r, r.ms);
+      }
+    } else {
+      // Decode-ahead pipeline: image i + 1 is read while image i runs.
+      const decode = (k: number): Promise<EmImage> | null => (k < todo.length ? detector.decode(todo[k].path) : null);
+      let nextImage = decode(0);
+      nextImage?.catch(() => {}); // handled when awaited
+      for (let k = 0; k < todo.length; k++) {
+        const current = nextImage as Promise<EmImage>;
+        nextImage = decode(k + 1);
+        nextImage?.catch(() => {});
+        const t = performance.now();
+        let outcome: { image?: EmImage; result?: ImageResult; error?: unknown };
+        try {
+          const image = await current;
+          outcome = { image, result: await detector.runDecoded(image) };
+        } catch (error) {
+          outcome = { error };
+        }
+        await finish(k, outcome, performance.now() - t);
+      }
     }
     summary.records = [...done.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
     summary.failures = [...failed.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
     return summary;
   } finally {
     await detector.dispose();
+    await pool?.dispose();
   }
 }

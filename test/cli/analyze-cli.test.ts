@@ -77,6 +77,14 @@ describe('emseg analyze', () => {
     assert.equal(readdirSync(join(out, 'overlays')).length, 9);
   });
 
+  it('--workers 2 (two sessions in worker threads) writes the same outputs', async () => {
+    assert.ok(reference, 'runs after the first test');
+    const out = join(work, 'two-workers');
+    const r = await runEmsegAsync('analyze', inputs, '--model', 'vesicles', '--out', out, '--format', 'csv,json,coco,geojson', '--report', '--workers', '2');
+    assert.equal(r.status, 0, r.stderr);
+    for (const f of OUTPUTS) assert.equal(read(out, f), read(reference, f), `${f} equals the one-worker run's`);
+  });
+
   it('a corrupt image is reported and skipped; the rest is analysed; exit code 1', async () => {
     const dir = join(work, 'with-bad');
     mkdirSync(dir);

@@ -14,7 +14,7 @@ export class DataParallel {
 
   /** Start `workers` replicas of `replicaModule` (a module URL exporting `createReplica(init)`). */
   static async start(replicaModule: string, init: unknown, workers: number): Promise<DataParallel> {
-    const bootstrap = new URL('./worker-bootstrap.mjs', import.meta.url);
+    const bootstrap = new URL('../../sdk-node/worker-bootstrap.mjs', import.meta.url);
     const entry = new URL(`./replica-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
     const list = Array.from({ length: workers }, (_, index) => new Worker(bootstrap, { workerData: { entry, replicaModule, init, index, workers } }));
     const counts = (await Promise.all(list.map((w) => once(w, 'started')))).map((m) => (m as { paramCount: number }).paramCount);
