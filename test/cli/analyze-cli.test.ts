@@ -118,6 +118,24 @@ describe('emseg analyze', () => {
   });
 });
 
+describe("the README's main command", () => {
+  it('npx emseg analyze model-zoo/samples --model vesicle-large --out DIR (the bin runs by itself)', async () => {
+    const out = join(work, 'readme');
+    // Run the bin file directly, as npx does: it needs its shebang and the executable bit.
+    const r = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
+      const child = spawn(emsegBin, ['analyze', join(repoRoot, 'model-zoo', 'samples'), '--model', 'vesicle-large', '--out', out]);
+      let stdout = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.on('close', (status) => resolve({ status, stdout }));
+    });
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /analysed 3 of 3 images/);
+    const summary = JSON.parse(read(out, 'summary.json')) as { classes: Record<string, { count: number }> };
+    assert.deepEqual(Object.keys(summary.classes), ['large_vesicle']);
+    assert.ok(summary.classes.large_vesicle.count > 30);
+  });
+});
+
 describe('emseg eval-model', () => {
   it('--json: iouType, stats and per-class AP by class name', async () => {
     const data = join(work, 'eval-data');
