@@ -75,8 +75,10 @@ export async function analyzeCommand(argv: string[], out: (text: string) => void
     ...(tile || overlap !== undefined ? { tile: { size: tile ?? 1024, overlap: overlap ?? 128 } } : {}),
     ...(values['no-rescale'] ? { rescale: false } : {}),
   };
-  const info = await new Detector(values.model, { ...detectorOptions, log: () => {} }).info();
-  const classes = info.classes;
+  const probe = new Detector(values.model, { ...detectorOptions, log: () => {} });
+  // A zoo alias (vesicle-large) reports its own class only: tables list what it reports.
+  const classes = probe.classes ?? (await probe.info()).classes;
+  await probe.dispose();
   const start = performance.now();
   let firstDone = -1;
   const tty = process.stderr.isTTY;
