@@ -185,8 +185,8 @@ export class Detector {
     const { session, info } = await this.open();
     const timing = { preprocess: 0, inference: 0, postprocess: 0 };
     let t = performance.now();
+    // In [0, 1]; NaN pixels (float images) come out as 0, background.
     const normalized = normalizeImage(image, info.normalization).data;
-    for (let i = 0; i < normalized.length; i++) if (!Number.isFinite(normalized[i])) normalized[i] = 0; // NaN pixels (float images) read as background
     // Model pixels per image pixel: resample when both are calibrated and differ by > 2 %.
     let factor = 1;
     if (this.options.rescale !== false && info.pixelSizeNm && image.pixelSize) {
