@@ -87,7 +87,6 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
   const pool = (o.workers ?? 1) > 1 ? new DetectorPool(o.model, { ...o.detector, workers: o.workers }) : null;
   const summary: AnalysisSummary = { records: [], failures: [], skipped: 0, processed: 0 };
   let objects = 0;
-  const report = (path: string): void => o.progress?.({ done: summary.records.length + summary.failures.length, total: paths.length, objects, failed: summary.failures.length, skipped: summary.skipped, path });
   try {
     const model = fileIdentity((await detector.info(), detector.modelPath));
     // Which images still need work; the others are read back.
@@ -108,6 +107,8 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
     summary.skipped = done.size;
     for (const d of done.values()) objects += d.record.result.instances.length;
     const failed = new Map<number, { path: string; error: string }>();
+    // Counts only: the sorted record lists are built once, at the end.
+    const report = (path: string): void => o.progress?.({ done: done.size + failed.size, total: paths.length, objects, failed: failed.size, skipped: summary.skipped, path });
     const finish = async (k: number, outcome: { image?: EmImage; result?: ImageResult; error?: unknown }, ms: number): Promise<void> => {
       const { path, index } = todo[k];
       try {
@@ -125,8 +126,6 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
         if (!isEmsegError(e) && !(e instanceof Error && /ENOENT|EISDIR|ONNX|OrtRun|onnxruntime/i.test(e.message))) throw e;
         failed.set(index, { path, error: e instanceof Error ? e.message : String(e) });
       }
-      summary.records = [...done.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
-      summary.failures = [...failed.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
       report(path);
     };
     if (pool) {
