@@ -197,7 +197,9 @@ export class Detector {
     const height = factor === 1 ? image.height : Math.max(1, Math.round(image.height * factor));
     const data = factor === 1 ? normalized : resampleBilinear(normalized, image.width, image.height, width, height);
     const tile = this.options.tile === false ? { size: Math.max(width, height), overlap: 0 } : { size: this.options.tile?.size ?? 1024, overlap: this.options.tile?.overlap ?? 128 };
-    const tiles = planTiles(width, height, Math.min(tile.size, Math.max(width, height)), Math.min(tile.overlap, Math.max(0, Math.min(tile.size, Math.max(width, height)) - 1)));
+    // A tile never larger than the image, its overlap below its size (planTiles' contract).
+    const tileSize = Math.min(tile.size, Math.max(width, height));
+    const tiles = planTiles(width, height, tileSize, Math.min(tile.overlap, tileSize - 1));
     timing.preprocess += performance.now() - t;
     const detections: Detection[] = [];
     const threshold = this.options.scoreThreshold ?? 0.5;
