@@ -37,6 +37,9 @@ export interface TrialSettings {
   roiPositiveFraction: number;
   augmentStrength: number;
   geometric: boolean;
+  /** Free-rotation range in degrees (0 = none) and scale jitter of the warp (training/data/affine.ts). */
+  rotate: number;
+  scaleJitter: number;
 }
 
 export interface TrialResult {
@@ -65,6 +68,8 @@ export function drawTrial(seed: number, k: number, maxSteps: number): TrialSetti
     roiPositiveFraction: pick([0.25, 0.5]),
     augmentStrength: +(1.5 * rand()).toFixed(2),
     geometric: rand() < 0.8,
+    rotate: pick([0, 180]),
+    scaleJitter: pick([0, 0.25]),
   };
 }
 
@@ -86,7 +91,7 @@ export function trialOptions(o: TuneOptions, k: number, s: TrialSettings): Train
     maxSteps: s.steps,
     lr: s.lr,
     warmup: Math.min(s.warmup, Math.max(1, Math.floor(s.steps / 2))),
-    augment: { geometric: s.geometric, strength: s.augmentStrength },
+    augment: { geometric: s.geometric, strength: s.augmentStrength, warp: { rotate: s.rotate ?? 0, scale: s.scaleJitter ?? 0, probability: 0.5 } },
     config,
     evalPeriod: s.steps, // one validation at the end: the score
   };
@@ -104,9 +109,9 @@ const fmt = (v: number): string => (v < 0 ? 'n/a' : v.toFixed(3));
 export function resultsTable(results: readonly TrialResult[]): string {
   const rows = [...results].sort((a, b) => b.AP - a.AP || a.trial - b.trial).map((r) => {
     const s = r.settings;
-    return `| ${r.trial} | ${fmt(r.AP)} | ${fmt(r.AP50)} | ${s.lr} | ${s.warmup} | ${s.steps} | ${s.anchorScale} | ${s.anchorRatios.join('/')} | ${s.rpnPositiveFraction} | ${s.roiBatchPerImage} | ${s.roiPositiveFraction} | ${s.augmentStrength} | ${s.geometric ? 'yes' : 'no'} | ${Math.round(r.seconds)} |`;
+    return `| ${r.trial} | ${fmt(r.AP)} | ${fmt(r.AP50)} | ${s.lr} | ${s.warmup} | ${s.steps} | ${s.anchorScale} | ${s.anchorRatios.join('/')} | ${s.rpnPositiveFraction} | ${s.roiBatchPerImage} | ${s.roiPositiveFraction} | ${s.augmentStrength} | ${s.geometric ? 'yes' : 'no'} | ${s.rotate ?? 0} | ${s.scaleJitter ?? 0} | ${Math.round(r.seconds)} |`;
   });
-  return ['| trial | val AP | AP50 | lr | warm-up | steps | anchor scale | ratios | RPN pos. | RoIs/image | RoI pos. | aug. strength | flips/rot90 | s |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n');
+  return ['| trial | val AP | AP50 | lr | warm-up | steps | anchor scale | ratios | RPN pos. | RoIs/image | RoI pos. | aug. strength | flips/rot90 | rotation | scale jitter | s |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n');
 }
 
 export async function tune(o: TuneOptions): Promise<{ results: TrialResult[]; best: TrialResult | null }> {

@@ -3,6 +3,7 @@ import { readTextFile } from '../../sdk-node/read-file.ts';
 import { parseJsonText } from '../../core/coco/json.ts';
 import { type BackendChoice, selectBackend } from '../../training/backend/select-backend.ts';
 import { DEFAULT_TRAIN, type Task, trainDetector } from '../../training/train.ts';
+import { parseAugmentOptions } from '../../training/data/augment.ts';
 import { loadCocoDataset } from '../../core/coco/load.ts';
 import { UsageError } from '../usage-error.ts';
 
@@ -18,7 +19,9 @@ log line and per validation) and checkpoints/{latest,best}.
   --backend B       auto (tfjs-node-gpu, tfjs-node when installed, else wasm), wasm, cpu, tensorflow
   --workers N       1 or 2 data-parallel worker threads (default 2: both cores)
   --lr X            base learning rate (default ${DEFAULT_TRAIN.lr}); --eval-period N (default ${DEFAULT_TRAIN.evalPeriod})
-  --config FILE     JSON overriding model settings (anchorSizes, rpn, roi, test, backbone...)
+  --config FILE     JSON overriding model settings (anchorSizes, rpn, roi, test, backbone...) and
+                    "augment": {geometric, strength, warp: {rotate, scale, probability} | null}
+                    (defaults: flips/90-degree turns, strength 1, warp {180, 0.25, 0.5})
   --init-backbone F ONNX file (e.g. an ImageNet ResNet-18) whose tensors initialise the backbone, matched
                     by name, else convolutions by shape in order (docs/training.md); a fresh run only`;
 
@@ -58,6 +61,9 @@ export async function trainCommand(argv: string[], out: (text: string) => void):
     maxSteps = Math.ceil((epochs * ds.images.length) / workers);
   }
   const config = values.config ? (parseJsonText(await readTextFile(values.config), values.config) as Record<string, unknown>) : undefined;
+  // The config file's "augment" group is a training option, not a model setting.
+  const augment = parseAugmentOptions(config?.augment, values.config ?? 'augmentation');
+  if (config) delete config.augment;
   const info = await selectBackend(backend);
   process.stderr.write(`emseg train: backend ${info.description}, ${workers} worker${workers > 1 ? 's' : ''}\n`);
   const result = await trainDetector({
@@ -74,6 +80,7 @@ export async function trainCommand(argv: string[], out: (text: string) => void):
     evalPeriod: num(values['eval-period'], '--eval-period', (n) => Number.isInteger(n) && n > 0) ?? DEFAULT_TRAIN.evalPeriod,
     logPeriod: num(values['log-period'], '--log-period', (n) => Number.isInteger(n) && n > 0) ?? DEFAULT_TRAIN.logPeriod,
     config: config as never,
+    augment,
     ...(values['init-backbone'] ? { initBackbone: values['init-backbone'] } : {}),
     progress: (line: string) => process.stderr.write(`${line}\n`),
   });

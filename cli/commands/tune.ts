@@ -11,8 +11,8 @@ export const tuneUsage = `Usage: emseg tune --task rotated-detection|instance-se
 Random search over learning rate (log-uniform 0.003-0.03), warm-up (50/100/200 steps), schedule
 length (0.5/0.75/1 x --max-steps), anchor scale (0.75/1/1.5 x 16-128 px) and aspect ratios
 (0.5-2 or 0.25-4), RPN positive fraction (0.25/0.5), RoIs per image (128/256/512), RoI positive
-fraction (0.25/0.5) and augmentation (strength 0-1.5, flips/90-degree turns on or off). Each trial is
-an 'emseg train' run in runs/NAME/trial-K scored by its validation AP; runs/NAME/tune.json records
+fraction (0.25/0.5) and augmentation (strength 0-1.5, flips/90-degree turns on or off, free
+rotation 0/180 degrees, scale jitter 0/25 %). Each trial is an 'emseg train' run in runs/NAME/trial-K scored by its validation AP; runs/NAME/tune.json records
 finished trials (a killed search resumes), results.md is the table (best first) and
 best-config.json the winning settings.
   --trials N        number of trials (default 8)

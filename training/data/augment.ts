@@ -1,26 +1,59 @@
+import { EmsegError } from '../../core/errors.ts';
 import { seededRandom } from '../../core/random.ts';
 import { gaussianBlur, gaussianSource } from '../../core/synth/noise.ts';
+import { type WarpOptions, drawWarp, warpImage, warpRboxes } from './affine.ts';
 
 /**
  * Geometry-aware augmentation for small EM datasets: the 8 symmetries of the square (flips and 90-degree
- * rotations: EM images have no preferred orientation) applied to the image and its rotated boxes
- * alike, then intensity changes (brightness, contrast, gamma, Gaussian noise, blur). Images are
- * normalised float32 in [0, 1], row-major. Seeded: the same seed gives the same augmentation.
+ * rotations: EM images have no preferred orientation), then a free rotation + scale jitter + crop
+ * warp (training/data/affine.ts), applied to the image and its rotated boxes or masks alike, then
+ * intensity changes (brightness, contrast, gamma, Gaussian noise, blur). Images are normalised float32
+ * in [0, 1], row-major. Seeded: the same seed gives the same augmentation.
  */
 export interface AugmentOptions {
   /** Apply the dihedral symmetries (default true). */
   geometric: boolean;
   /** Scale of the intensity changes, 0 = none (default 1). */
   strength: number;
+  /** Free rotation, scale jitter and crop; absent = none (runs configured before it existed). */
+  warp?: WarpOptions;
 }
 
-export const DEFAULT_AUGMENT: AugmentOptions = { geometric: true, strength: 1 };
+/**
+ * Defaults for fewer than 20 images: every symmetry, any rotation angle and +-25 % scale on half of
+ * the images (the other half keeps the exact pixel grid the model sees at inference).
+ */
+export const DEFAULT_AUGMENT: AugmentOptions = { geometric: true, strength: 1, warp: { rotate: 180, scale: 0.25, probability: 0.5 } };
+
+/** Augmentation settings from user JSON (a config file's "augment"), every field checked; missing fields take the defaults, `"warp": null` turns warping off. */
+export function parseAugmentOptions(value: unknown, where: string): AugmentOptions {
+  const o = (value ?? {}) as Record<string, unknown>;
+  const bad = (field: string, want: string, got: unknown): never => {
+    throw new EmsegError('EMSEG_INVALID_ARGUMENT', `${where}: augment.${field} must be ${want}, received ${JSON.stringify(got)}`);
+  };
+  const num = (v: unknown, field: string, hi: number, fallback: number): number => {
+    if (v === undefined) return fallback;
+    return typeof v === 'number' && v >= 0 && v <= hi ? v : bad(field, `a number in [0, ${hi}]`, v);
+  };
+  if (typeof o !== 'object' || Array.isArray(o)) bad('', 'an object', value);
+  if (o.geometric !== undefined && typeof o.geometric !== 'boolean') bad('geometric', 'true or false', o.geometric);
+  const d = DEFAULT_AUGMENT.warp!;
+  const w = o.warp === undefined ? d : o.warp === null ? { rotate: 0, scale: 0, probability: 0 } : (o.warp as Record<string, unknown>);
+  if (typeof w !== 'object' || Array.isArray(w)) bad('warp', 'an object or null', o.warp);
+  return {
+    geometric: (o.geometric as boolean | undefined) ?? DEFAULT_AUGMENT.geometric,
+    strength: num(o.strength, 'strength', 5, DEFAULT_AUGMENT.strength),
+    warp: { rotate: num(w.rotate, 'warp.rotate', 180, d.rotate), scale: num(w.scale, 'warp.scale', 2, d.scale), probability: num(w.probability, 'warp.probability', 1, d.probability) },
+  };
+}
 
 export interface Augmented {
   data: Float32Array;
   width: number;
   height: number;
   rboxes: Float32Array;
+  /** Input index of each output box (objects whose centre leaves the canvas are dropped). */
+  kept: number[];
 }
 
 /**
@@ -121,9 +154,16 @@ export function augment(data: Float32Array, width: number, height: number, rboxe
   const moved = transformImage(data, width, height, t);
   const boxes = Float32Array.from(rboxes);
   for (let i = 0; i < boxes.length; i += 5) transformRbox(boxes, i, width, height, t.transpose, t.flipX, t.flipY);
-  const img = moved.data === data ? new Float32Array(data) : moved.data;
+  let img: Float32Array = moved.data === data ? new Float32Array(data) : moved.data;
+  let kept = Array.from({ length: boxes.length / 5 }, (_, i) => i);
+  let out: Float32Array = boxes;
+  const warp = o.warp ? drawWarp(rand, moved.width, moved.height, o.warp) : null;
+  if (warp) {
+    img = warpImage(img, warp);
+    ({ rboxes: out, kept } = warpRboxes(boxes, warp));
+  }
   intensityAugment(img, moved.width, moved.height, rand, o.strength);
-  return { data: img, width: moved.width, height: moved.height, rboxes: boxes };
+  return { data: img, width: moved.width, height: moved.height, rboxes: out, kept };
 }
 
 /** Zero-pad to multiples of `divisor` (FPN needs sizes divisible by 32), bottom and right. */

@@ -3,7 +3,9 @@ import type { CocoDataset } from '../../core/coco/types.ts';
 import { EmsegError } from '../../core/errors.ts';
 import { cocoSegmentationToRle } from '../../core/mask/coco-segmentation.ts';
 import { decodeRle, rleToBbox } from '../../core/mask/rle.ts';
-import { type Dihedral, transformImage } from './augment.ts';
+import { seededRandom } from '../../core/random.ts';
+import { type AugmentOptions, type Dihedral, drawDihedral, intensityAugment, transformImage } from './augment.ts';
+import { drawWarp, warpImage, warpMaskCrop } from './affine.ts';
 import { loadCocoForTraining } from './dataset.ts';
 
 /** An instance mask kept as its bounding-box crop (a full-size bitmap per object would not fit). */
@@ -73,6 +75,35 @@ export function transformCrop(c: MaskCrop, W: number, H: number, t: Dihedral): M
   if (t.flipX) x0 = w - (x0 + cw);
   if (t.flipY) y0 = h - (y0 + ch);
   return { x0, y0, w: moved.width, h: moved.height, data: moved.data };
+}
+
+/** Box (xyxy) of a mask crop. */
+function cropBox(c: MaskCrop): [number, number, number, number] {
+  return [c.x0, c.y0, c.x0 + c.w, c.y0 + c.h];
+}
+
+/**
+ * One Mask R-CNN training input: the image and its masks under the same seeded augmentation (dihedral,
+ * warp, intensity; the random draws in the order `augment` makes them). Boxes are recomputed from the
+ * moved masks (a rotated box's corners would overstate them); objects with almost no pixels left on
+ * the canvas are dropped.
+ */
+export function augmentInstances(img: Float32Array, s: InstanceSample, seed: number, o: AugmentOptions): { data: Float32Array; width: number; height: number; boxes: Float32Array; classes: Int32Array; masks: MaskCrop[] } {
+  const rand = seededRandom(seed);
+  const t = drawDihedral(rand, o.geometric);
+  const moved = transformImage(img, s.width, s.height, t);
+  let data = moved.data === img ? new Float32Array(img) : moved.data;
+  let masks = s.masks.map((m) => transformCrop(m, s.width, s.height, t));
+  let classes = s.classes;
+  const warp = o.warp ? drawWarp(rand, moved.width, moved.height, o.warp) : null;
+  if (warp) {
+    data = warpImage(data, warp);
+    const warped = masks.map((m) => warpMaskCrop(m, warp));
+    classes = Int32Array.from(warped.flatMap((m, i) => (m ? [s.classes[i]] : [])));
+    masks = warped.filter((m): m is MaskCrop => m !== null);
+  }
+  intensityAugment(data, moved.width, moved.height, rand, o.strength);
+  return { data, width: moved.width, height: moved.height, boxes: Float32Array.from(masks.flatMap(cropBox)), classes, masks };
 }
 
 /**

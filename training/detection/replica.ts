@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { toCocoRle, type CocoRle } from '../../core/mask/coco-segmentation.ts';
 import { seededRandom } from '../../core/random.ts';
 import { type BackendChoice, selectBackend } from '../backend/select-backend.ts';
-import { augment, drawDihedral, intensityAugment, padTo, transformBoxes, transformImage, type AugmentOptions } from '../data/augment.ts';
+import { augment, padTo, type AugmentOptions } from '../data/augment.ts';
 import { type RboxDataset, loadNormalizedImage, loadRboxDataset } from '../data/dataset.ts';
-import { type InstanceDataset, loadInstanceDataset, transformCrop } from '../data/instances.ts';
+import { type InstanceDataset, augmentInstances, loadInstanceDataset } from '../data/instances.ts';
 import type { Replica } from '../parallel/replica.ts';
 import type { RotatedRcnnConfig } from './config.ts';
 import type { MaskRcnnConfig } from './mask-config.ts';
@@ -98,17 +98,12 @@ export class DetectorReplica implements Replica {
       const a = augment(img, s.width, s.height, s.rboxes, seed, this.init.augment);
       const p = padTo(a.data, a.width, a.height);
       const model = this.model;
-      const targets = { rboxes: a.rboxes, classes: s.classes };
+      const targets = { rboxes: a.rboxes, classes: Int32Array.from(a.kept, (i) => s.classes[i]) };
       return { p, losses: () => model.losses(tf.tensor4d(p.data, [1, p.height, p.width, 1]), targets, seed) as Record<string, tf.Scalar> };
     }
-    const s = (this.data as InstanceDataset).samples[sample];
-    const rand = seededRandom(seed);
-    const t = drawDihedral(rand, this.init.augment.geometric);
-    const moved = transformImage(img, s.width, s.height, t);
-    const data = moved.data === img ? new Float32Array(img) : moved.data;
-    intensityAugment(data, moved.width, moved.height, rand, this.init.augment.strength);
-    const p = padTo(data, moved.width, moved.height);
-    const targets = { boxes: transformBoxes(s.boxes, s.width, s.height, t), classes: s.classes, masks: s.masks.map((m) => transformCrop(m, s.width, s.height, t)) };
+    const a = augmentInstances(img, (this.data as InstanceDataset).samples[sample], seed, this.init.augment);
+    const p = padTo(a.data, a.width, a.height);
+    const targets = { boxes: a.boxes, classes: a.classes, masks: a.masks };
     const model = this.model;
     return { p, losses: () => model.losses(tf.tensor4d(p.data, [1, p.height, p.width, 1]), targets, seed) as Record<string, tf.Scalar> };
   }
