@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 import { toCocoRle, type CocoRle } from '../../core/mask/coco-segmentation.ts';
-import { seededRandom } from '../../core/random.ts';
 import { type BackendChoice, selectBackend } from '../backend/select-backend.ts';
 import { augment, padTo, type AugmentOptions } from '../data/augment.ts';
 import { type RboxDataset, loadNormalizedImage, loadRboxDataset } from '../data/dataset.ts';
