@@ -18,6 +18,10 @@ const cases: Case[] = [
   { x: [1, 16, 16, 1], k: 7, ci: 1, co: 8, stride: 2, pad: 3 },
   { x: [1, 7, 9, 2], k: 5, ci: 2, co: 2, stride: 1, pad: 'valid' },
   { x: [1, 10, 10, 2], k: 3, ci: 2, co: 3, stride: 3, pad: 'same' },
+  // Enough input channels for one product per tap; a batch of RoIs (the mask head's convolutions).
+  { x: [1, 12, 10, 64], k: 3, ci: 64, co: 8, stride: 1, pad: 'same' },
+  { x: [3, 6, 6, 20], k: 3, ci: 20, co: 5, stride: 1, pad: 1 },
+  { x: [2, 9, 12, 40], k: 3, ci: 40, co: 6, stride: 2, pad: 'same' },
   // A kernel covering the whole input: the fully connected special case (box head fc1).
   { x: [5, 7, 7, 3], k: 7, ci: 3, co: 4, stride: 1, pad: 'valid' },
 ];
@@ -44,13 +48,32 @@ function deconvGrads(): { dx: Float32Array; dw: Float32Array } {
   });
 }
 
+interface PoolCase { x: [number, number, number, number]; k: number; stride: number; pad: 'same' | 'valid' }
+const poolCases: PoolCase[] = [
+  { x: [1, 16, 16, 8], k: 3, stride: 2, pad: 'same' },
+  { x: [2, 9, 11, 3], k: 3, stride: 2, pad: 'valid' },
+  { x: [1, 8, 8, 5], k: 2, stride: 2, pad: 'valid' },
+  { x: [1, 7, 7, 4], k: 3, stride: 1, pad: 'same' },
+];
+
+/** Max-pool input gradient; integer values make ties (the first maximum in a window wins), a shift makes all-negative windows. */
+function poolGrad(c: PoolCase, seed: number, shift: number): Float32Array {
+  return tf.tidy(() => {
+    const x = tf.randomUniform(c.x, -4, 4, 'float32', seed).round().sub(shift) as tf.Tensor4D;
+    const w = tf.randomNormal(tf.maxPool(x, c.k, c.stride, c.pad).shape, 0, 1, 'float32', seed + 1);
+    return tf.grad((xx: tf.Tensor4D) => tf.maxPool(xx, c.k, c.stride, c.pad).mul(w).sum())(x).dataSync() as Float32Array;
+  });
+}
+
 describe('wasm convolution gradient kernels', () => {
   const reference: { dx: Float32Array; dw: Float32Array }[] = [];
   let deconvReference: { dx: Float32Array; dw: Float32Array };
+  const poolReference: Float32Array[] = [];
   before(async () => {
     await tf.setBackend('cpu');
     cases.forEach((c, i) => reference.push(grads(c, 100 + i)));
     deconvReference = deconvGrads();
+    poolCases.forEach((c, i) => poolReference.push(poolGrad(c, 200 + i, 0), poolGrad(c, 300 + i, 10)));
     await selectBackend('wasm');
   });
 
@@ -76,6 +99,23 @@ describe('wasm convolution gradient kernels', () => {
         }
         assert.ok(maxAbs <= 1e-5 * Math.max(1, maxRef), `${key} case ${i} ${JSON.stringify(c)}: max diff ${maxAbs} (scale ${maxRef})`);
       }
+    });
+  });
+
+  it('MaxPoolGrad equals the cpu backend, with ties and all-negative windows', () => {
+    // Sums of overlapping windows' gradients differ in the last bits (summation order): 1e-6, not equality.
+    const close = (a: Float32Array, b: Float32Array, what: string) => {
+      assert.equal(a.length, b.length);
+      let nonzero = 0;
+      for (let j = 0; j < a.length; j++) {
+        assert.ok(Math.abs(a[j] - b[j]) <= 1e-6 * Math.max(1, Math.abs(b[j])), `${what}: element ${j} ${a[j]} vs ${b[j]}`);
+        if (b[j] !== 0) nonzero++;
+      }
+      assert.ok(nonzero > 0, `${what}: some gradient reaches the input`);
+    };
+    poolCases.forEach((c, i) => {
+      close(poolGrad(c, 200 + i, 0), poolReference[2 * i], `case ${i} ${JSON.stringify(c)}`);
+      close(poolGrad(c, 300 + i, 10), poolReference[2 * i + 1], `case ${i} ${JSON.stringify(c)}, negative values`);
     });
   });
 

@@ -24,29 +24,6 @@ function convInfo(xShape: [number, number, number, number], filterShape: [number
   return backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad as never, attrs.dimRoundingMode as never, false, 'channelsLast');
 }
 
-interface WasmOutputs {
-  makeOutput(shape: number[], dtype: 'float32', memoryOffset: number | undefined, values: Float32Array): TensorInfo;
-}
-
-const tapCache = new WeakMap<KernelBackend, Map<string, TensorInfo>>();
-
-/** Depthwise filter [kh, kw, ci, kh*kw] with out[c*kh*kw + t] = the input at tap t (kept per backend). */
-function oneHotTaps(backend: KernelBackend, kh: number, kw: number, ci: number): TensorInfo {
-  let cache = tapCache.get(backend);
-  if (!cache) tapCache.set(backend, (cache = new Map()));
-  const key = `${kh}x${kw}x${ci}`;
-  let t = cache.get(key);
-  if (!t) {
-    const k = kh * kw;
-    const values = new Float32Array(kh * kw * ci * k);
-    for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) for (let c = 0; c < ci; c++) values[((i * kw + j) * ci + c) * k + i * kw + j] = 1;
-    // Created once and never freed: a few KB per layer shape.
-    t = (backend as unknown as WasmOutputs).makeOutput([kh, kw, ci, k], 'float32', undefined, values);
-    cache.set(key, t);
-  }
-  return t;
-}
-
 /** True for a convolution whose kernel covers its whole unpadded input (output 1 x 1): an FC layer. */
 function isFullyConnected(info: backend_util.Conv2DInfo): boolean {
   const p = info.padInfo;
@@ -69,41 +46,53 @@ export function conv2dBackpropFilter(backendName: string): KernelFunc {
         const product = s.run('BatchMatMul', { a: s.reshape(xT, [1, k, n]), b: s.reshape(dy, [1, n, co]) }, { transposeA: false, transposeB: false });
         return s.finish(s.reshape(product, [kh, kw, ci, co]));
       }
-      if (sh > 1 || sw > 1) {
-        // Strided: im2col by a depthwise convolution with one-hot taps (XNNPACK, stride built in),
-        // cols [p, (ci, tap)]; then dW^T = dy^T . cols, with only dy (co channels) transposed.
-        const taps = oneHotTaps(backend as KernelBackend, kh, kw, ci);
-        const cols = s.run('DepthwiseConv2dNative', { x, filter: taps }, { strides: [sh, sw], pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dataFormat: 'NHWC', dilations: [1, 1] });
-        const dyT = s.transpose(s.reshape(dy, [n * oh * ow, co]), [1, 0]);
-        const product = s.run('BatchMatMul', { a: s.reshape(dyT, [1, co, n * oh * ow]), b: s.reshape(cols, [1, n * oh * ow, ci * kh * kw]) }, { transposeA: false, transposeB: false });
-        return s.finish(s.transpose(s.reshape(product, [co, ci, kh, kw]), [2, 3, 1, 0]));
+      // dW = colsT . DY as ONE product (MatMul is fast only without transposed operands), colsT the
+      // transposed im2col matrix [(tap, c), pixel], built from the channel-major padded input by
+      // copies on the heap: wasm's Slice + Concat copy at ~1 GB/s and cost as much as the product.
+      if (sh === 1 && sw === 1) {
+        // Unstrided: every row of colsT is one contiguous window of the channel-major input if the
+        // pixels are the cells of the padded grid (hq x wq per image, plus a spare row) rather than the
+        // output's: tap (i, j) is the window shifted by i * wq + j, and dy, zero-padded to the grid,
+        // zeroes the cells that are no output pixel, so the product stays exact. One memcpy per row.
+        const hp = info.inHeight + top + bottom, wq = info.inWidth + left + right;
+        const hq = hp + 1;
+        const X = s.transpose(s.run('PadV2', { x }, { paddings: [[0, 0], [top, bottom + 1], [left, right], [0, 0]], constantValue: 0 }), [3, 0, 1, 2]);
+        const dyGrid = s.run('PadV2', { x: dy }, { paddings: [[0, 0], [0, hq - oh], [0, wq - ow], [0, 0]], constantValue: 0 });
+        const cells = n * hq * wq, L = (n - 1) * hq * wq + oh * wq;
+        const colsT = s.alloc([kh * kw * ci, L]);
+        const src = s.heap(X), dst = s.heap(colsT); // after the last allocation (heap growth detaches views)
+        for (let i = 0; i < kh; i++) {
+          for (let j = 0; j < kw; j++) {
+            for (let c = 0; c < ci; c++) {
+              const from = c * cells + i * wq + j;
+              dst.set(src.subarray(from, from + L), ((i * kw + j) * ci + c) * L);
+            }
+          }
+        }
+        const product = s.run('BatchMatMul', { a: s.reshape(colsT, [1, kh * kw * ci, L]), b: s.view(dyGrid, 0, [1, L, co]) }, { transposeA: false, transposeB: false });
+        return s.finish(s.reshape(product, [kh, kw, ci, co]));
       }
-      // Pad, and round the padded size up to a multiple of the stride so it splits into phases.
-      const hp = Math.ceil((info.inHeight + top + bottom) / sh) * sh;
-      const wp = Math.ceil((info.inWidth + left + right) / sw) * sw;
-      const extraB = hp - (info.inHeight + top + bottom), extraR = wp - (info.inWidth + left + right);
-      const padded = top || bottom + extraB || left || right + extraR ? s.run('PadV2', { x }, { paddings: [[0, 0], [top, bottom + extraB], [left, right + extraR], [0, 0]], constantValue: 0 }) : x;
-      // Channel-major phases [sh, sw, ci, n, hp/sh, wp/sw]: tap (i, j) is then a plain, unstrided
-      // slice of phase (i mod s, j mod s) at offset (i div s, j div s). (Strided slices are ~10x
-      // slower on wasm.) Each tap is one block of rows of the transposed im2col matrix.
-      const hq = hp / sh, wq = wp / sw;
-      // Kept 4-D ([sh*sw*ci, n, hq, wq]) because wasm slices of rank > 4 take a slow generic path.
-      const phases =
-        sh === 1 && sw === 1
-          ? s.transpose(padded, [3, 0, 1, 2])
-          : s.reshape(s.transpose(s.reshape(padded, [n, hq, sh, wq, sw, ci]), [2, 4, 5, 0, 1, 3]), [sh * sw * ci, n, hq, wq]);
-      const taps: TensorInfo[] = [];
+      // Strided: windows are strided, so colsT is gathered element by element over the output grid
+      // (the strided layers are the small ones).
+      const hp = info.inHeight + top + bottom, wp = info.inWidth + left + right;
+      const X = s.transpose(s.run('PadV2', { x }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 }), [3, 0, 1, 2]);
+      const L = n * oh * ow;
+      const colsT = s.alloc([kh * kw * ci, L]);
+      const src = s.heap(X), dst = s.heap(colsT);
+      let k = 0;
       for (let i = 0; i < kh; i++) {
         for (let j = 0; j < kw; j++) {
-          const phase = (i % sh) * sw + (j % sw);
-          const tap = s.run('Slice', { x: phases }, { begin: [phase * ci, 0, Math.floor(i / sh), Math.floor(j / sw)], size: [ci, n, oh, ow] });
-          taps.push(s.reshape(tap, [ci, n * oh * ow]));
+          for (let c = 0; c < ci; c++) {
+            for (let img = 0; img < n; img++) {
+              for (let r = 0; r < oh; r++) {
+                let from = ((c * n + img) * hp + r * sh + i) * wp + j;
+                for (let col = 0; col < ow; col++, from += sw) dst[k++] = src[from];
+              }
+            }
+          }
         }
       }
-      const stacked = taps.length === 1 ? taps[0] : s.run('Concat', taps as unknown as Record<string, TensorInfo>, { axis: 0 });
-      const colsT = s.reshape(stacked, [kh * kw * ci, n * oh * ow]);
-      const dy2 = s.reshape(dy, [1, n * oh * ow, co]);
-      const product = s.run('BatchMatMul', { a: s.reshape(colsT, [1, kh * kw * ci, n * oh * ow]), b: dy2 }, { transposeA: false, transposeB: false });
+      const product = s.run('BatchMatMul', { a: s.reshape(colsT, [1, kh * kw * ci, L]), b: s.view(dy, 0, [1, L, co]) }, { transposeA: false, transposeB: false });
       return s.finish(s.reshape(product, [kh, kw, ci, co]));
     } catch (e) {
       s.dispose();
@@ -128,27 +117,65 @@ export function conv2dBackpropInput(backendName: string): KernelFunc {
         const product = s.run('BatchMatMul', { a: s.reshape(dy, [1, n, co]), b: s.reshape(wT, [1, co, k]) }, { transposeA: false, transposeB: false });
         return s.finish(s.reshape(product, [n, ih, iw, info.inChannels]));
       }
-      let g = dy;
-      // Zero-insertion for strides: [n, oh, 1, ow, 1, co] padded to [n, oh, sh, ow, sw, co].
-      if (sh > 1 || sw > 1) {
-        const r6 = s.reshape(dy, [n, oh, 1, ow, 1, co]);
-        const p6 = s.run('PadV2', { x: r6 }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
-        g = s.reshape(p6, [n, oh * sh, ow * sw, co]);
-      }
-      const gh = g.shape[1], gw = g.shape[2];
-      // Full correlation needs kh - 1 - top rows before; after, whatever makes the output ih rows.
-      const padTop = kh - 1 - top, padLeft = kw - 1 - left;
-      const padBottom = ih + kh - 1 - gh - padTop, padRight = iw + kw - 1 - gw - padLeft;
+      // dx as ONE forward convolution of dy, sub-pixel style (no zero insertion, which would do s^2
+      // times the work). In padded input coordinates Y = s*u + p, dx[Y] = sum over a of
+      // dy[u - a] . W[s*a + p]^T: for each phase p a correlation of dy with the taps of that phase.
+      // All phases are the output channels of one convolution with an A x B filter
+      // F[b, ., o, (p, c)] = W[s*(A-1-b) + p, ., c, o] (zero past the kernel), then DepthToSpace
+      // interleaves them and a crop drops the padding. Stride 1 is the plain flipped-filter case.
+      const ci = info.inChannels;
+      const A = Math.ceil(kh / sh), B = Math.ceil(kw / sw);
+      const u0 = Math.floor(top / sh), v0 = Math.floor(left / sw);
+      const U = Math.ceil((top + ih) / sh) - u0, V = Math.ceil((left + iw) / sw) - v0;
+      // dy rows u0 - (A - 1) ... u0 + U - 1 (and columns alike): pad with zeros, or crop.
+      const padTop = A - 1 - u0, padBottom = u0 + U - oh, padLeft = B - 1 - v0, padRight = v0 + V - ow;
       const crop = (v: number) => Math.max(0, -v);
-      let src = g;
+      let src = dy;
       if (padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0) {
-        src = s.run('Slice', { x: g }, { begin: [0, crop(padTop), crop(padLeft), 0], size: [n, gh - crop(padTop) - crop(padBottom), gw - crop(padLeft) - crop(padRight), co] });
+        src = s.run('Slice', { x: dy }, { begin: [0, crop(padTop), crop(padLeft), 0], size: [n, oh - crop(padTop) - crop(padBottom), ow - crop(padLeft) - crop(padRight), co] });
       }
       const pads = [Math.max(0, padTop), Math.max(0, padBottom), Math.max(0, padLeft), Math.max(0, padRight)];
-      if (pads.some((p) => p > 0)) src = s.run('PadV2', { x: src }, { paddings: [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]], constantValue: 0 });
-      // Flip spatially and swap in/out channels: [kh, kw, ci, co] -> [kh, kw, co, ci].
-      const flipped = s.transpose(s.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
-      const dx = s.run('Conv2D', { x: src, filter: flipped }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1] });
+      if (pads.some((v) => v > 0)) src = s.run('PadV2', { x: src }, { paddings: [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]], constantValue: 0 });
+      // The phase filter, written on the heap (wasm's Reverse alone took 20 ms for a 3x3x256x256 filter).
+      const P = sh * sw * ci;
+      const F = s.alloc([A, B, co, P]);
+      const w = s.heap(filter), f = s.heap(F);
+      f.fill(0);
+      for (let by = 0; by < A; by++) {
+        for (let bx = 0; bx < B; bx++) {
+          for (let py = 0; py < sh; py++) {
+            const i = sh * (A - 1 - by) + py;
+            if (i >= kh) continue;
+            for (let px = 0; px < sw; px++) {
+              const j = sw * (B - 1 - bx) + px;
+              if (j >= kw) continue;
+              for (let o = 0; o < co; o++) {
+                const to = ((by * B + bx) * co + o) * P + (py * sw + px) * ci;
+                const from = (i * kw + j) * ci * co + o;
+                for (let c = 0; c < ci; c++) f[to + c] = w[from + c * co];
+              }
+            }
+          }
+        }
+      }
+      const y = s.run('Conv2D', { x: src, filter: F }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1] });
+      if (sh === 1 && sw === 1) return s.finish(y);
+      // Interleave the phases and drop the padding in one pass on the heap: [n, U, V, (py, px, c)] ->
+      // [n, ih, iw, c] (wasm's DepthToSpace took 20 ms for 0.5 M values).
+      const oy = top - sh * u0, ox = left - sw * v0;
+      const dx = s.alloc([n, ih, iw, ci]);
+      const yv = s.heap(y), d = s.heap(dx);
+      let k = 0;
+      for (let img = 0; img < n; img++) {
+        for (let r = 0; r < ih; r++) {
+          const u = Math.floor((r + oy) / sh), py = (r + oy) % sh;
+          for (let q = 0; q < iw; q++) {
+            const v = Math.floor((q + ox) / sw), px = (q + ox) % sw;
+            let from = ((img * U + u) * V + v) * P + (py * sw + px) * ci;
+            for (let c = 0; c < ci; c++) d[k++] = yv[from++];
+          }
+        }
+      }
       return s.finish(dx);
     } catch (e) {
       s.dispose();

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { EmsegError } from '../../core/errors.ts';
 import { convGradientKernels } from './conv-gradients.ts';
+import { poolGradientKernels } from './max-pool-grad.ts';
 import { segmentKernels } from './unsorted-segment-sum.ts';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -24,7 +25,7 @@ let registered = false;
 function registerEmsegKernels(): void {
   if (registered) return;
   registered = true;
-  for (const config of [...convGradientKernels('wasm'), ...segmentKernels('wasm')]) {
+  for (const config of [...convGradientKernels('wasm'), ...poolGradientKernels('wasm'), ...segmentKernels('wasm')]) {
     if (tf.getKernel(config.kernelName, 'wasm')) tf.unregisterKernel(config.kernelName, 'wasm');
     tf.registerKernel(config);
   }
