@@ -131,8 +131,10 @@ export function warpRboxes(rboxes: Float32Array, w: AffineWarp): { rboxes: Float
 }
 
 /**
- * One object's mask crop under the warp (nearest neighbour: masks stay binary), clipped to the canvas
- * and tightened to its pixels; null when fewer than `minPixels` remain visible.
+ * One object's mask crop under the warp, clipped to the canvas and tightened to its pixels; null when
+ * fewer than `minPixels` remain visible. Bilinear, then >= 0.5 (not nearest neighbour, whose
+ * half-pixel boundary jitter against the bilinearly warped image would blur the boundary the mask
+ * head is trained to place).
  */
 export function warpMaskCrop(c: MaskCrop, w: AffineWarp, minPixels = 4): MaskCrop | null {
   const m = matrix(w);
@@ -143,12 +145,17 @@ export function warpMaskCrop(c: MaskCrop, w: AffineWarp, minPixels = 4): MaskCro
   if (x1 <= x0 || y1 <= y0) return null;
   const bw = x1 - x0, bh = y1 - y0;
   const data = new Uint8Array(bw * bh);
+  const px = (i: number, j: number) => (i >= 0 && j >= 0 && i < c.w && j < c.h ? c.data[j * c.w + i] : 0);
   let minX = bw, minY = bh, maxX = -1, maxY = -1, count = 0;
   for (let y = 0; y < bh; y++) {
     for (let x = 0; x < bw; x++) {
       const [sx, sy] = inv(x0 + x + 0.5, y0 + y + 0.5);
-      const i = Math.floor(sx) - c.x0, j = Math.floor(sy) - c.y0;
-      if (i < 0 || j < 0 || i >= c.w || j >= c.h || !c.data[j * c.w + i]) continue;
+      const u = sx - 0.5 - c.x0, v = sy - 0.5 - c.y0;
+      const i = Math.floor(u), j = Math.floor(v);
+      if (i < -1 || j < -1 || i >= c.w || j >= c.h) continue;
+      const fu = u - i, fv = v - j;
+      const value = (1 - fv) * ((1 - fu) * px(i, j) + fu * px(i + 1, j)) + fv * ((1 - fu) * px(i, j + 1) + fu * px(i + 1, j + 1));
+      if (value < 0.5) continue;
       data[y * bw + x] = 1;
       count++;
       if (x < minX) minX = x;
