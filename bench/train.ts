@@ -1,8 +1,15 @@
-// `npm run bench:train`: training-step speed of the ResNet-18-style benchmark backbone, on one core
-// and data-parallel on both cores (one replica per worker thread, gradients averaged every step).
+// `npm run bench:train`: training speed on the wasm backend with emseg's kernels: per-layer
+// convolution timings, the rotated detector's step, and the ResNet-18-style benchmark backbone on one
+// core and data-parallel on both (one replica per worker thread, gradients averaged every step).
+import { selectBackend } from '../training/backend/select-backend.ts';
 import { DataParallel } from '../training/parallel/data-parallel.ts';
+import { benchConvLayers } from './conv-layers.bench.ts';
+import { benchDetectorStep } from './detector-step.bench.ts';
 import { benchTrainStep } from './train-step.bench.ts';
 
+await selectBackend('wasm');
+for (const row of benchConvLayers()) console.log(JSON.stringify(row));
+console.log(JSON.stringify(benchDetectorStep()));
 const single = await benchTrainStep('wasm', 5);
 console.log(JSON.stringify(single));
 for (const workers of [1, 2]) {

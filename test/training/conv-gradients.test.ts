@@ -61,7 +61,7 @@ function poolGrad(c: PoolCase, seed: number, shift: number): Float32Array {
   return tf.tidy(() => {
     const x = tf.randomUniform(c.x, -4, 4, 'float32', seed).round().sub(shift) as tf.Tensor4D;
     const w = tf.randomNormal(tf.maxPool(x, c.k, c.stride, c.pad).shape, 0, 1, 'float32', seed + 1);
-    return tf.grad((xx: tf.Tensor4D) => tf.maxPool(xx, c.k, c.stride, c.pad).mul(w).sum())(x).dataSync() as Float32Array;
+    return tf.grad((xx: tf.Tensor) => tf.maxPool(xx as tf.Tensor4D, c.k, c.stride, c.pad).mul(w).sum())(x).dataSync() as Float32Array;
   });
 }
 
