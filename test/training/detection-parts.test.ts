@@ -7,6 +7,7 @@ import { generateAnchors } from '../../training/detection/anchors.ts';
 import { BoxCoder, RotatedBoxCoder } from '../../training/detection/box-coder.ts';
 import { BACKGROUND, IGNORE, matchBoxes, pairwiseIoU, sampleMatches } from '../../training/detection/matcher.ts';
 import { fpnLevels, roiAlign } from '../../training/detection/roi-align.ts';
+import { weightedGather } from '../../training/backend/weighted-gather.ts';
 
 /** ONNX RoiAlign (half_pixel, avg) written directly from the operator's reference loops. */
 function referenceRoiAlign(f: Float32Array, H: number, W: number, C: number, box: number[], P: number, S: number, scale: number): Float32Array {
@@ -103,5 +104,22 @@ describe('detection building blocks', () => {
     const g = tf.grad((x: tf.Tensor) => roiAlign(x as tf.Tensor4D, boxes, { outputSize: 3, samplingRatio: 2, spatialScale: 0.25 }).sum())(f);
     assert.ok(g.abs().sum().dataSync()[0] > 0);
     assert.deepEqual([...fpnLevels([0, 0, 224, 224, 0, 0, 20, 20, 0, 0, 2000, 2000], 2, 5)], [4, 2, 5]);
+  });
+
+  it('the fused weighted-gather kernels equal gather + multiply + sum, values and gradients', () => {
+    const N = 40, C = 5, M = 30, K = 4;
+    const table = tf.randomNormal([N, C], 0, 1, 'float32', 9) as tf.Tensor2D;
+    const index = Int32Array.from({ length: M * K }, (_, i) => (i * 7919) % N);
+    const weight = Float32Array.from({ length: M * K }, (_, i) => (i % 5 === 0 ? 0 : ((i * 31) % 17) / 17 - 0.3));
+    const upstream = tf.randomNormal([M, C], 0, 1, 'float32', 10);
+    const composite = (t: tf.Tensor) => tf.sum(tf.reshape(tf.mul(tf.gather(t, tf.tensor1d(index, 'int32')), tf.tensor2d(weight, [M * K, 1])), [M, K, C]), 1);
+    const fused = (t: tf.Tensor) => weightedGather(t as tf.Tensor2D, index, weight, K);
+    const close = (a: tf.Tensor, b: tf.Tensor, what: string) => {
+      const x = a.dataSync(), y = b.dataSync();
+      assert.equal(x.length, y.length);
+      for (let i = 0; i < x.length; i++) assert.ok(Math.abs(x[i] - y[i]) < 1e-5, `${what} ${i}: ${x[i]} vs ${y[i]}`);
+    };
+    close(fused(table), composite(table), 'value');
+    close(tf.grad((t: tf.Tensor) => fused(t).mul(upstream).sum())(table), tf.grad((t: tf.Tensor) => composite(t).mul(upstream).sum())(table), 'gradient');
   });
 });

@@ -6,6 +6,7 @@ import { EmsegError } from '../../core/errors.ts';
 import { convGradientKernels } from './conv-gradients.ts';
 import { poolGradientKernels } from './max-pool-grad.ts';
 import { segmentKernels } from './unsorted-segment-sum.ts';
+import { weightedGatherKernels } from './weighted-gather.ts';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -29,6 +30,8 @@ function registerEmsegKernels(): void {
     if (tf.getKernel(config.kernelName, 'wasm')) tf.unregisterKernel(config.kernelName, 'wasm');
     tf.registerKernel(config);
   }
+  // RoIAlign's fused sampling kernels (no tfjs equivalent): on wasm and on the cpu reference alike.
+  for (const name of ['wasm', 'cpu']) for (const config of weightedGatherKernels(name)) if (!tf.getKernel(config.kernelName, name)) tf.registerKernel(config);
 }
 
 async function tryNative(): Promise<BackendInfo | null> {

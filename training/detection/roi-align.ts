@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
+import { weightedGather } from '../backend/weighted-gather.ts';
 
 /**
  * Trainable RoIAlign with ONNX `RoiAlign` semantics (opset 16, coordinate_transformation_mode
  * 'half_pixel', mode 'avg', fixed sampling_ratio) and detectron2's ROIAlignV2: the exporter emits
  * the standard op and the two agree to float rounding. Sampling positions and bilinear weights are
- * computed on the CPU (they depend only on the boxes); the features are gathered with `tf.gather`,
- * whose gradient (UnsortedSegmentSum, provided by emseg on wasm) makes it trainable. tfjs has no
- * gradient for cropAndResize, so this is written by hand.
+ * computed on the CPU (they depend only on the boxes); the features are combined by `weightedGather`
+ * (training/backend/weighted-gather.ts), which has a gradient. tfjs has no gradient for
+ * cropAndResize, so this is written by hand.
  */
 export interface RoiAlignOptions {
   outputSize: number;
@@ -74,12 +75,7 @@ export function roiAlign(feature: tf.Tensor4D, boxes: ArrayLike<number>, o: RoiA
   const R = boxes.length / 4, P = o.outputSize;
   if (R === 0) return tf.zeros([0, P, P, C]);
   const { index, weight, perCell } = roiAlignPlan(boxes, H, W, o);
-  return tf.tidy(() => {
-    const flat = tf.reshape(feature, [H * W, C]);
-    const gathered = tf.gather(flat, tf.tensor1d(index, 'int32'));
-    const weighted = tf.mul(gathered, tf.tensor2d(weight, [weight.length, 1]));
-    return tf.reshape(tf.sum(tf.reshape(weighted, [R * P * P, perCell, C]), 1), [R, P, P, C]) as tf.Tensor4D;
-  });
+  return tf.tidy(() => tf.reshape(weightedGather(tf.reshape(feature, [H * W, C]), index, weight, perCell), [R, P, P, C]) as tf.Tensor4D);
 }
 
 /** FPN level of each box (detectron2's assign_boxes_to_levels: canonical 224 at level 4), clamped. */
