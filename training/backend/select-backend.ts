@@ -7,6 +7,7 @@ import { convGradientKernels } from './conv-gradients.ts';
 import { poolGradientKernels } from './max-pool-grad.ts';
 import { segmentKernels } from './unsorted-segment-sum.ts';
 import { weightedGatherKernels } from './weighted-gather.ts';
+import { groupNormKernels } from './group-norm.ts';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -30,8 +31,8 @@ function registerEmsegKernels(): void {
     if (tf.getKernel(config.kernelName, 'wasm')) tf.unregisterKernel(config.kernelName, 'wasm');
     tf.registerKernel(config);
   }
-  // RoIAlign's fused sampling kernels (no tfjs equivalent): on wasm and on the cpu reference alike.
-  for (const name of ['wasm', 'cpu']) for (const config of weightedGatherKernels(name)) if (!tf.getKernel(config.kernelName, name)) tf.registerKernel(config);
+  // Fused kernels with no tfjs equivalent (RoIAlign sampling, GroupNorm): on wasm and cpu alike.
+  for (const name of ['wasm', 'cpu']) for (const config of [...weightedGatherKernels(name), ...groupNormKernels(name)]) if (!tf.getKernel(config.kernelName, name)) tf.registerKernel(config);
 }
 
 async function tryNative(): Promise<BackendInfo | null> {

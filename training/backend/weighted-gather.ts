@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { hostIo } from './host-io.ts';
 
 /**
  * out[m] = sum over k of weight[m, k] * table[index[m, k]]: RoIAlign's bilinear sampling as one
@@ -11,22 +12,6 @@ import type { KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tenso
  */
 interface GatherAttrs {
   perRow: number;
-}
-
-/** Read inputs and make the output on the cpu backend or, without copying the inputs, on wasm. */
-interface HostBackend {
-  readSync?(dataId: object): Float32Array | Int32Array;
-  makeTensorInfo?(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
-  typedArrayFromHeap?(t: TensorInfo): Float32Array | Int32Array;
-  makeOutput?(shape: number[], dtype: 'float32', memoryOffset: undefined, values: Float32Array): TensorInfo;
-}
-
-function hostIo(backend: KernelBackend) {
-  const b = backend as unknown as HostBackend;
-  return {
-    read: (t: TensorInfo) => (b.typedArrayFromHeap ? b.typedArrayFromHeap(t) : b.readSync!(t.dataId)),
-    make: (shape: number[], values: Float32Array) => (b.makeOutput ? b.makeOutput(shape, 'float32', undefined, values) : b.makeTensorInfo!(shape, 'float32', values)),
-  };
 }
 
 const GATHER = 'EmsegWeightedGather';

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { groupNorm } from '../backend/group-norm.ts';
 import { seededRandom } from '../../core/random.ts';
 import { type NetSpec, type ParamSpec, paramOwner, paramsOf } from './spec.ts';
 
@@ -41,18 +42,6 @@ export function initParams(spec: NetSpec, seed: number): NetParams {
   // tfjs variable names are global, so they stay auto-generated; the map carries our names.
   for (const p of paramsOf(spec)) params.set(p.name, tf.variable(tf.tensor(initialValue(p, rand), p.shape), true));
   return params;
-}
-
-function groupNorm(x: tf.Tensor4D, groups: number, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor4D {
-  const [n, h, w, c] = x.shape;
-  // Statistics per (image, group) over H, W and the group's channels. Written with broadcasting
-  // primitives: their gradients are reductions, not the Tile that tf.batchNorm's gradient uses.
-  const g = tf.reshape(x, [n, h * w, groups, c / groups]);
-  const mean = tf.mean(g, [1, 3], true);
-  const centred = tf.sub(g, mean);
-  const variance = tf.mean(tf.square(centred), [1, 3], true);
-  const normed = tf.reshape(tf.mul(centred, tf.rsqrt(tf.add(variance, eps))), [n, h, w, c]);
-  return tf.add(tf.mul(normed, gamma), beta) as tf.Tensor4D;
 }
 
 /** Run the network in tfjs (NHWC). Returns the spec's outputs by name. */
