@@ -5,15 +5,20 @@ import { KernelScope } from './kernel-calls.ts';
 /**
  * Convolution gradient kernels built from the fast kernels the wasm backend has (XNNPACK Conv2D and
  * MatMul run at 20-30 GFLOP/s here), replacing the missing `Conv2DBackpropFilter` and the slow
- * reference `Conv2DBackpropInput` (~2 GFLOP/s, 10x slower than the forward convolution).
+ * reference `Conv2DBackpropInput` (~2 GFLOP/s, 10x slower than the forward convolution). Written by
+ * hand because no library provides them; data movement that wasm's Slice, Concat, Reverse and
+ * DepthToSpace do at ~1 GB/s is done with TypedArray copies on the heap instead.
  *
  * - Filter gradient as ONE matrix product: dW[(kh,kw,ci), co] = colsT[(kh,kw,ci), p] . dy[p, co],
- *   where colsT is the im2col matrix built already transposed (channel-major slices of the padded
- *   input, split into stride phases), because MatMul is fast only without transposed operands
- *   (transposeA runs at ~2 GFLOP/s) and strided slices are slow. For strided convolutions the
- *   im2col matrix comes from a depthwise convolution with one-hot taps instead (3x faster there).
- * - Input gradient as a forward convolution of the output gradient with the spatially flipped,
- *   in/out-swapped filter; strides > 1 insert zeros between output-gradient pixels first.
+ *   with colsT the im2col matrix built already transposed (MatMul is fast only without transposed
+ *   operands: transposeA runs at ~2 GFLOP/s). Unstrided: each row of colsT is one contiguous window
+ *   of the channel-major padded input (one memcpy); strided: gathered element by element.
+ * - Input gradient as ONE forward convolution of the output gradient, sub-pixel style: every stride
+ *   phase of dx is a correlation of dy with that phase's taps of the flipped, in/out-swapped filter,
+ *   all phases being output channels of one convolution, interleaved afterwards (no zero insertion,
+ *   which would multiply the work by the stride squared).
+ * - A kernel covering its whole input (the box head's fc1) is a fully connected layer: x^T . dy and
+ *   dy . W^T.
  * NHWC only, dilation 1 (tfjs has no gradient for dilated convolutions either).
  */
 
