@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/vesicles-synthetic}
 STEPS=${2:-1500}
-# Model and augmentation settings; the default file reproduces the zoo model (trained before the
-# free-rotation/scale warp existed, so it turns the warp off).
+# Model and augmentation settings (recipes/vesicles-synthetic-nowarp.config.json: without the
+# free-rotation/scale warp, as the first zoo model was trained).
 CONFIG=${3:-recipes/vesicles-synthetic.config.json}
 EMSEG="node --import tsx cli/emseg.ts"
 DATA=$OUT/data
