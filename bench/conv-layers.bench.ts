@@ -4,15 +4,18 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-function msPerCall(f: () => tf.Tensor, reps = 5): number {
+/** Median of `reps` calls (single calls vary up to 2x here: heap growth, operator creation). */
+function msPerCall(f: () => tf.Tensor, reps = 9): number {
   for (let i = 0; i < 2; i++) f().dispose();
-  const t = performance.now();
+  const times: number[] = [];
   for (let i = 0; i < reps; i++) {
+    const t = performance.now();
     const r = f();
     r.dataSync();
     r.dispose();
+    times.push(performance.now() - t);
   }
-  return (performance.now() - t) / reps;
+  return times.sort((a, b) => a - b)[reps >> 1];
 }
 
 const LAYERS: { name: string; x: [number, number, number, number]; k: number; co: number; stride: number }[] = [
