@@ -4,7 +4,7 @@ import { KernelScope } from './kernel-calls.ts';
 
 /**
  * MaxPoolGrad for wasm, written in TypeScript on the heap: the wasm backend's own kernel took 64 ms
- * for the stem's 3 x 3 / 2 pool of a 256 x 256 x 32 map (5 % of a training step; this one: ~6 ms),
+ * for the stem's 3 x 3 / 2 pool of a 256 x 256 x 32 map (5 % of a training step; this one: ~25 ms),
  * and it drops the gradient of windows whose values are all negative. Each output's gradient goes to
  * the first maximum of its window in row-major order (the cpu backend's rule); padding never wins.
  */

@@ -22,7 +22,8 @@ let registered = false;
 
 /**
  * Our kernels for wasm, replacing the missing and the slow ones. The cpu backend keeps tfjs's own
- * direct-loop kernels: it is the independent reference the tests compare against.
+ * convolution and pooling kernels (the independent reference the tests compare against) and gets
+ * only the fused kernels tfjs has no equivalent of.
  */
 function registerEmsegKernels(): void {
   if (registered) return;

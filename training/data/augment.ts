@@ -105,23 +105,6 @@ export function transformImage<T extends Float32Array | Uint8Array>(img: T, W: n
   return { data: out, width: outW, height: outH };
 }
 
-/** Axis-aligned xyxy boxes (flat) under the transform of a W x H image. */
-export function transformBoxes(boxes: Float32Array, W: number, H: number, t: Dihedral): Float32Array {
-  const out = Float32Array.from(boxes);
-  for (let i = 0; i < out.length; i += 4) {
-    let [x1, y1, x2, y2] = [out[i], out[i + 1], out[i + 2], out[i + 3]];
-    let w = W, h = H;
-    if (t.transpose) {
-      [x1, y1, x2, y2] = [y1, x1, y2, x2];
-      [w, h] = [h, w];
-    }
-    if (t.flipX) [x1, x2] = [w - x2, w - x1];
-    if (t.flipY) [y1, y2] = [h - y2, h - y1];
-    out.set([x1, y1, x2, y2], i);
-  }
-  return out;
-}
-
 /** Brightness, contrast, gamma, noise and blur, in place on a [0, 1] image (scaled by `strength`). */
 export function intensityAugment(img: Float32Array, W: number, H: number, rand: () => number, strength: number): void {
   if (strength <= 0) return;
@@ -154,14 +137,10 @@ export function augment(data: Float32Array, width: number, height: number, rboxe
   const moved = transformImage(data, width, height, t);
   const boxes = Float32Array.from(rboxes);
   for (let i = 0; i < boxes.length; i += 5) transformRbox(boxes, i, width, height, t.transpose, t.flipX, t.flipY);
-  let img: Float32Array = moved.data === data ? new Float32Array(data) : moved.data;
-  let kept = Array.from({ length: boxes.length / 5 }, (_, i) => i);
-  let out: Float32Array = boxes;
   const warp = o.warp ? drawWarp(rand, moved.width, moved.height, o.warp) : null;
-  if (warp) {
-    img = warpImage(img, warp);
-    ({ rboxes: out, kept } = warpRboxes(boxes, warp));
-  }
+  // The warp writes a new image; otherwise copy when the dihedral step left the input as it was.
+  const img = warp ? warpImage(moved.data, warp) : moved.data === data ? new Float32Array(data) : moved.data;
+  const { rboxes: out, kept } = warp ? warpRboxes(boxes, warp) : { rboxes: boxes, kept: Array.from({ length: boxes.length / 5 }, (_, i) => i) };
   intensityAugment(img, moved.width, moved.height, rand, o.strength);
   return { data: img, width: moved.width, height: moved.height, rboxes: out, kept };
 }

@@ -92,12 +92,12 @@ export function augmentInstances(img: Float32Array, s: InstanceSample, seed: num
   const rand = seededRandom(seed);
   const t = drawDihedral(rand, o.geometric);
   const moved = transformImage(img, s.width, s.height, t);
-  let data = moved.data === img ? new Float32Array(img) : moved.data;
+  const warp = o.warp ? drawWarp(rand, moved.width, moved.height, o.warp) : null;
+  // The warp writes a new image; otherwise copy when the dihedral step left the input as it was.
+  const data = warp ? warpImage(moved.data, warp) : moved.data === img ? new Float32Array(img) : moved.data;
   let masks = s.masks.map((m) => transformCrop(m, s.width, s.height, t));
   let classes = s.classes;
-  const warp = o.warp ? drawWarp(rand, moved.width, moved.height, o.warp) : null;
   if (warp) {
-    data = warpImage(data, warp);
     const warped = masks.map((m) => warpMaskCrop(m, warp));
     classes = Int32Array.from(warped.flatMap((m, i) => (m ? [s.classes[i]] : [])));
     masks = warped.filter((m): m is MaskCrop => m !== null);
