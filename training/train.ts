@@ -7,7 +7,7 @@ import { defaultEvalParams } from '../core/eval/params.ts';
 import { rotatedBoxEnclosing } from '../core/geometry/rotated-box.ts';
 import { seededRandom } from '../core/random.ts';
 import { readBackboneInit } from './init-from-onnx.ts';
-import type { BackendChoice } from './backend/select-backend.ts';
+import { type BackendChoice, threadsPerWorker } from './backend/select-backend.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointManifest } from './checkpoint.ts';
 import { DEFAULT_AUGMENT, type AugmentOptions } from './data/augment.ts';
 import { loadNormalizedImage, loadRboxDataset, type RboxDataset } from './data/dataset.ts';
@@ -149,7 +149,7 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
   const config = { ...(rotated ? defaultRotatedRcnnConfig(train.classes) : defaultMaskRcnnConfig(train.classes)), ...o.config, classes: train.classes } as DetectorConfig;
   const val = o.val ? (rotated ? await loadRboxDataset(o.val, train.classes) : await loadInstanceDataset(o.val, train.classes)) : null;
   await mkdir(join(o.out, 'checkpoints'), { recursive: true });
-  const init: DetectorReplicaInit = { config, train: o.train, seed: o.seed, backend: o.backend, momentum: 0.9, weightDecay: 1e-4, clipNorm: 10, augment: o.augment };
+  const init: DetectorReplicaInit = { config, train: o.train, seed: o.seed, backend: o.backend, threads: threadsPerWorker(o.workers), momentum: 0.9, weightDecay: 1e-4, clipNorm: 10, augment: o.augment };
   await writeFile(join(o.out, 'config.json'), `${JSON.stringify({ ...o, progress: undefined, config }, null, 1)}\n`);
   const engine = await startEngine(init, o.workers);
   const log = o.progress ?? (() => {});

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { readTextFile } from '../../sdk-node/read-file.ts';
 import { parseJsonText } from '../../core/coco/json.ts';
-import { type BackendChoice, selectBackend } from '../../training/backend/select-backend.ts';
+import { type BackendChoice, selectBackend, threadsPerWorker } from '../../training/backend/select-backend.ts';
 import { DEFAULT_TRAIN, type Task, trainDetector } from '../../training/train.ts';
 import { parseAugmentOptions } from '../../training/data/augment.ts';
 import { loadCocoDataset } from '../../core/coco/load.ts';
@@ -64,7 +64,7 @@ export async function trainCommand(argv: string[], out: (text: string) => void):
   // The config file's "augment" group is a training option, not a model setting.
   const augment = parseAugmentOptions(config?.augment, values.config ?? 'augmentation');
   if (config) delete config.augment;
-  const info = await selectBackend(backend);
+  const info = await selectBackend(backend, { threads: threadsPerWorker(workers) });
   process.stderr.write(`emseg train: backend ${info.description}, ${workers} worker${workers > 1 ? 's' : ''}\n`);
   const result = await trainDetector({
     ...DEFAULT_TRAIN,

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { parseJsonText } from '../../core/coco/json.ts';
 import { readTextFile } from '../../sdk-node/read-file.ts';
-import { type BackendChoice, selectBackend } from '../../training/backend/select-backend.ts';
+import { type BackendChoice, selectBackend, threadsPerWorker } from '../../training/backend/select-backend.ts';
 import { DEFAULT_TRAIN, type Task } from '../../training/train.ts';
 import { resultsTable, tune } from '../../training/tune.ts';
 import { UsageError } from '../usage-error.ts';
@@ -49,7 +49,7 @@ export async function tuneCommand(argv: string[], out: (text: string) => void): 
   const backend = values.backend as BackendChoice;
   if (!['auto', 'wasm', 'cpu', 'tensorflow'].includes(backend)) throw new UsageError(`--backend must be auto, wasm, cpu or tensorflow, received "${backend}"`);
   const config = values.config ? (parseJsonText(await readTextFile(values.config), values.config) as Record<string, unknown>) : undefined;
-  const info = await selectBackend(backend);
+  const info = await selectBackend(backend, { threads: threadsPerWorker(workers) });
   process.stderr.write(`emseg tune: backend ${info.description}, ${workers} worker${workers > 1 ? 's' : ''}, ${trials} trials\n`);
   const { results, best } = await tune({
     base: { ...DEFAULT_TRAIN, task: values.task as Task, train: values.train, val: values.val, seed, backend, workers, ...(config ? { config: config as never } : {}) },

@@ -2,51 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it, before } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../training/backend/select-backend.ts';
+import { onnxruntimeConvCounts } from '../../training/backend/onnxruntime-convs.ts';
+import { assertMatchesReference, referenceGradients } from '../helpers/conv-cases.ts';
 
 /**
- * The replacement gradient kernels against an independent reference: the cpu backend's own
- * conv2dDerFilter / conv2dDerInput, which are direct loops over the definition. Computed on cpu first
- * (with tfjs's kernels restored there), then on wasm with ours.
+ * The wasm backend's training kernels against an independent reference, the cpu backend's own
+ * kernels (direct loops over the definitions), computed on cpu first. Convolutions here run on
+ * onnxruntime (the default); conv-gradients-wasm.test.ts holds emseg's XNNPACK-based fallback kernels
+ * to the same cases.
  */
-
-interface Case { x: [number, number, number, number]; k: number; ci: number; co: number; stride: number; pad: 'same' | 'valid' | number }
-const cases: Case[] = [
-  { x: [1, 9, 9, 3], k: 3, ci: 3, co: 4, stride: 1, pad: 'same' },
-  { x: [2, 8, 10, 2], k: 3, ci: 2, co: 5, stride: 2, pad: 'same' },
-  { x: [1, 11, 11, 4], k: 3, ci: 4, co: 3, stride: 2, pad: 'valid' },
-  { x: [1, 8, 8, 3], k: 1, ci: 3, co: 6, stride: 2, pad: 'valid' },
-  { x: [1, 16, 16, 1], k: 7, ci: 1, co: 8, stride: 2, pad: 3 },
-  { x: [1, 7, 9, 2], k: 5, ci: 2, co: 2, stride: 1, pad: 'valid' },
-  { x: [1, 10, 10, 2], k: 3, ci: 2, co: 3, stride: 3, pad: 'same' },
-  // Enough input channels for one product per tap; a batch of RoIs (the mask head's convolutions).
-  { x: [1, 12, 10, 64], k: 3, ci: 64, co: 8, stride: 1, pad: 'same' },
-  { x: [3, 6, 6, 20], k: 3, ci: 20, co: 5, stride: 1, pad: 1 },
-  { x: [2, 9, 12, 40], k: 3, ci: 40, co: 6, stride: 2, pad: 'same' },
-  // A kernel covering the whole input: the fully connected special case (box head fc1).
-  { x: [5, 7, 7, 3], k: 7, ci: 3, co: 4, stride: 1, pad: 'valid' },
-];
-
-function grads(c: Case, seed: number): { dx: Float32Array; dw: Float32Array } {
-  return tf.tidy(() => {
-    const x = tf.randomNormal(c.x, 0, 1, 'float32', seed) as tf.Tensor4D;
-    const w = tf.randomNormal([c.k, c.k, c.ci, c.co], 0, 1, 'float32', seed + 1) as tf.Tensor4D;
-    const pad = typeof c.pad === 'number' ? ([[0, 0], [c.pad, c.pad], [c.pad, c.pad], [0, 0]] as [[0, 0], [number, number], [number, number], [0, 0]]) : c.pad;
-    const f = (xx: tf.Tensor4D, ww: tf.Tensor4D) => tf.conv2d(xx, ww, c.stride, pad).square().sum();
-    const [dx, dw] = tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)([x, w]);
-    return { dx: dx.dataSync() as Float32Array, dw: dw.dataSync() as Float32Array };
-  });
-}
-
-/** Gradients through a 2x2 stride-2 transposed convolution (the mask head's upsampling). */
-function deconvGrads(): { dx: Float32Array; dw: Float32Array } {
-  return tf.tidy(() => {
-    const x = tf.randomNormal([2, 5, 6, 4], 0, 1, 'float32', 31) as tf.Tensor4D;
-    const w = tf.randomNormal([2, 2, 3, 4], 0, 1, 'float32', 32) as tf.Tensor4D;
-    const f = (xx: tf.Tensor4D, ww: tf.Tensor4D) => tf.conv2dTranspose(xx, ww, [2, 10, 12, 3], 2, 'valid').square().sum();
-    const [dx, dw] = tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)([x, w]);
-    return { dx: dx.dataSync() as Float32Array, dw: dw.dataSync() as Float32Array };
-  });
-}
 
 interface PoolCase { x: [number, number, number, number]; k: number; stride: number; pad: 'same' | 'valid' }
 const poolCases: PoolCase[] = [
@@ -65,41 +29,22 @@ function poolGrad(c: PoolCase, seed: number, shift: number): Float32Array {
   });
 }
 
-describe('wasm convolution gradient kernels', () => {
-  const reference: { dx: Float32Array; dw: Float32Array }[] = [];
-  let deconvReference: { dx: Float32Array; dw: Float32Array };
+describe('wasm training kernels (convolutions on onnxruntime)', () => {
+  let reference: ReturnType<typeof referenceGradients>;
   const poolReference: Float32Array[] = [];
   before(async () => {
     await tf.setBackend('cpu');
-    cases.forEach((c, i) => reference.push(grads(c, 100 + i)));
-    deconvReference = deconvGrads();
+    reference = referenceGradients();
     poolCases.forEach((c, i) => poolReference.push(poolGrad(c, 200 + i, 0), poolGrad(c, 300 + i, 10)));
     await selectBackend('wasm');
   });
 
-  it('equal the cpu backend through a transposed convolution (forward uses the input-gradient kernel)', () => {
-    const got = deconvGrads();
-    for (const key of ['dx', 'dw'] as const) {
-      let max = 0;
-      for (let j = 0; j < got[key].length; j++) max = Math.max(max, Math.abs(got[key][j] - deconvReference[key][j]));
-      assert.ok(max < 1e-4, `${key}: max diff ${max}`);
-    }
-  });
-
-  it('equal the direct definition (cpu backend) for strides 1-3, same/valid/explicit padding, 1x1 to 7x7', () => {
-    cases.forEach((c, i) => {
-      const got = grads(c, 100 + i);
-      for (const key of ['dx', 'dw'] as const) {
-        const a = got[key], b = reference[i][key];
-        assert.equal(a.length, b.length, `${key} length case ${i}`);
-        let maxAbs = 0, maxRef = 0;
-        for (let j = 0; j < a.length; j++) {
-          maxAbs = Math.max(maxAbs, Math.abs(a[j] - b[j]));
-          maxRef = Math.max(maxRef, Math.abs(b[j]));
-        }
-        assert.ok(maxAbs <= 1e-5 * Math.max(1, maxRef), `${key} case ${i} ${JSON.stringify(c)}: max diff ${maxAbs} (scale ${maxRef})`);
-      }
-    });
+  it('convolution forward, input and filter gradients equal the cpu backend (strides 1-3, same/valid/explicit pads, 1x1 to 7x7, FC, transposed)', () => {
+    const before = onnxruntimeConvCounts();
+    assertMatchesReference(reference);
+    const after = onnxruntimeConvCounts();
+    assert.ok(after.onnxruntime - before.onnxruntime >= 3 * 12, `onnxruntime ran ${after.onnxruntime - before.onnxruntime} convolutions`);
+    assert.equal(after.fallback, before.fallback, 'no case fell back to the wasm kernels');
   });
 
   it('MaxPoolGrad equals the cpu backend, with ties and all-negative windows', () => {

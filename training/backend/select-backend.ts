@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
@@ -8,6 +9,8 @@ import { poolGradientKernels } from './max-pool-grad.ts';
 import { segmentKernels } from './unsorted-segment-sum.ts';
 import { weightedGatherKernels } from './weighted-gather.ts';
 import { groupNormKernels } from './group-norm.ts';
+import { onnxruntimeConvKernels, setOnnxruntimeConvThreads } from './onnxruntime-convs.ts';
+import { syncRuntimeVersion } from './onnxruntime-sync.ts';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -19,6 +22,20 @@ export interface BackendInfo {
 }
 
 let registered = false;
+/** Whether wasm's convolutions run on onnxruntime (set by registerEmsegKernels). */
+let onnxruntimeConvs = false;
+
+/**
+ * Which convolution kernels wasm uses: 'onnxruntime' (default when onnxruntime-node's native binding
+ * loads) or 'wasm' (emseg's XNNPACK-based ones), e.g. to compare them: EMSEG_CONV_KERNELS=wasm.
+ */
+function wantOnnxruntimeConvs(): boolean {
+  const v = process.env.EMSEG_CONV_KERNELS;
+  if (v !== undefined && v !== 'wasm' && v !== 'onnxruntime') {
+    throw new EmsegError('EMSEG_INVALID_ARGUMENT', `EMSEG_CONV_KERNELS must be "wasm" or "onnxruntime", not "${v}"`);
+  }
+  return v !== 'wasm';
+}
 
 /**
  * Our kernels for wasm, replacing the missing and the slow ones. The cpu backend keeps tfjs's own
@@ -31,6 +48,15 @@ function registerEmsegKernels(): void {
   for (const config of [...convGradientKernels('wasm'), ...poolGradientKernels('wasm'), ...segmentKernels('wasm')]) {
     if (tf.getKernel(config.kernelName, 'wasm')) tf.unregisterKernel(config.kernelName, 'wasm');
     tf.registerKernel(config);
+  }
+  if (wantOnnxruntimeConvs()) {
+    // Wrap the kernels just registered (and wasm's own Conv2D): they stay the fallback.
+    const configs = onnxruntimeConvKernels('wasm', (name) => tf.getKernel(name, 'wasm')?.kernelFunc);
+    for (const config of configs) {
+      tf.unregisterKernel(config.kernelName, 'wasm');
+      tf.registerKernel(config);
+    }
+    onnxruntimeConvs = configs.length > 0;
   }
   // Fused kernels with no tfjs equivalent (RoIAlign sampling, GroupNorm): on wasm and cpu alike.
   for (const name of ['wasm', 'cpu']) for (const config of [...weightedGatherKernels(name), ...groupNormKernels(name)]) if (!tf.getKernel(config.kernelName, name)) tf.registerKernel(config);
@@ -49,13 +75,21 @@ async function tryNative(): Promise<BackendInfo | null> {
   return null;
 }
 
+/** onnxruntime threads per training process when `workers` processes share this machine's cores. */
+export function threadsPerWorker(workers: number): number {
+  return Math.max(1, Math.floor(availableParallelism() / Math.max(1, workers)));
+}
+
 /**
  * Select the training backend: 'auto' takes tfjs-node-gpu, then tfjs-node when installed, else wasm.
- * wasm gets emseg's gradient kernels (missing or slow upstream). Throws a typed error when an
+ * wasm gets emseg's gradient kernels (missing or slow upstream) and, where onnxruntime-node loads, its
+ * convolutions on onnxruntime with `options.threads` threads (default 1). Throws a typed error when an
  * explicitly requested backend cannot start.
  */
-export async function selectBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
+export async function selectBackend(choice: BackendChoice = 'auto', options: { threads?: number } = {}): Promise<BackendInfo> {
   registerEmsegKernels();
+  const threads = options.threads ?? 1;
+  setOnnxruntimeConvThreads(threads);
   if (choice === 'auto' || choice === 'tensorflow') {
     const native = await tryNative();
     if (native) return native;
@@ -72,5 +106,6 @@ export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Bac
   if (!(await tf.setBackend('wasm'))) throw new EmsegError('EMSEG_INVALID_ARGUMENT', 'the wasm backend failed to start');
   await tf.ready();
   const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
-  return { name: 'wasm', description: `wasm (${simd ? 'SIMD' : 'no SIMD'}, 1 thread per process)` };
+  const convs = onnxruntimeConvs ? `; convolutions on onnxruntime-node ${syncRuntimeVersion()} (MLAS, ${threads} thread${threads > 1 ? 's' : ''})` : '';
+  return { name: 'wasm', description: `wasm (${simd ? 'SIMD' : 'no SIMD'}, 1 thread per process${convs})` };
 }

@@ -26,6 +26,8 @@ export interface DetectorReplicaInit {
   train: string;
   seed: number;
   backend: BackendChoice;
+  /** onnxruntime threads for the convolutions (the cores divided among the workers). */
+  threads?: number;
   momentum: number;
   weightDecay: number;
   clipNorm: number;
@@ -68,7 +70,7 @@ export class DetectorReplica implements Replica {
   }
 
   static async create(init: DetectorReplicaInit): Promise<DetectorReplica> {
-    await selectBackend(init.backend);
+    await selectBackend(init.backend, { threads: init.threads });
     const c = init.config;
     if (c.task === 'rotated-detection') return new DetectorReplica(RotatedRcnn.create(c, init.seed), await loadRboxDataset(init.train, c.classes), init);
     return new DetectorReplica(MaskRcnn.create(c, init.seed), await loadInstanceDataset(init.train, c.classes), init);

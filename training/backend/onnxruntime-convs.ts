@@ -1,0 +1,240 @@
+import type { KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util } from '@tensorflow/tfjs-core';
+import { OpBuilder, attr, encodeModel, makeGraph, makeModel, tensorValueInfo } from '../../export/onnx/index.ts';
+import { type HostTensor, SyncSession, syncRuntimeVersion } from './onnxruntime-sync.ts';
+
+/**
+ * Convolutions of the wasm backend (forward, input gradient, filter gradient) run by onnxruntime's
+ * CPU kernels (MLAS: AVX2/AVX-512 FMA GEMMs) through onnxruntime-node, which emseg already depends on
+ * for sdk-node. XNNPACK in wasm has 128-bit SIMD and no FMA: ~23 GFLOP/s per core here, and the
+ * convolutions are most of a training step; MLAS runs the same layers 2-2.5x faster (bench/train).
+ * Each kernel is a tiny ONNX graph per layer geometry (strides, pads, kernel size), built with the
+ * exporter's ONNX writer and cached; inputs are read from the wasm heap in place and the output is
+ * written straight into the tfjs output tensor. Geometries the graphs do not cover (NCHW, dilated
+ * gradients, empty tensors) and any runtime failure fall back to the kernels registered before.
+ *
+ * Graphs (tfjs is NHWC with HWIO filters; ONNX's Conv is NCHW with OIHW filters):
+ * - a kernel covering its whole unpadded input (the box head's fc1) or a 1x1 unstrided unpadded one is
+ *   a matrix product: one Gemm, no transposes;
+ * - forward: Transpose -> Conv -> Transpose; input gradient: Transpose -> ConvTranspose -> Transpose;
+ * - filter gradient: per tap (i, j) one strided Slice of the padded input, flattened to [pixels, C],
+ *   and one Gemm(transA) with dy [pixels, O] giving dW[i, j] = [C, O]: all in NHWC, no transposes
+ *   (with fewer than 16 input channels the taps are concatenated first: one im2col product).
+ */
+
+type Conv2DInfo = backend_util.Conv2DInfo;
+type Kind = 'forward' | 'input-gradient' | 'filter-gradient';
+
+interface Plan {
+  key: string;
+  build: (b: OpBuilder) => string;
+  /** Shape of the graph's output (the tfjs output's size, laid out the same). */
+  outDims: number[];
+}
+
+/** The parts of tfjs-backend-wasm 4.x used here: allocate an output, view tensors on the heap. */
+interface WasmHeap {
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+}
+
+let threads = 1;
+const sessions = new Map<string, SyncSession>();
+const warned = new Set<string>();
+/** Calls run by onnxruntime and calls handed to the fallback kernels (benchmarks and tests read it). */
+const counts = { onnxruntime: 0, fallback: 0 };
+
+export function onnxruntimeConvCounts(): Readonly<typeof counts> {
+  return { ...counts };
+}
+
+/** onnxruntime intra-op threads per process (set before the first convolution runs). */
+export function setOnnxruntimeConvThreads(n: number): void {
+  if (n !== threads) sessions.clear();
+  threads = Math.max(1, Math.floor(n));
+}
+
+export function onnxruntimeConvsAvailable(): boolean {
+  return syncRuntimeVersion() !== null;
+}
+
+function isFullyConnected(i: Conv2DInfo): boolean {
+  const p = i.padInfo;
+  return i.outHeight === 1 && i.outWidth === 1 && i.filterHeight === i.inHeight && i.filterWidth === i.inWidth && !p.top && !p.bottom && !p.left && !p.right;
+}
+
+function isPointwise(i: Conv2DInfo): boolean {
+  const p = i.padInfo;
+  return i.filterHeight === 1 && i.filterWidth === 1 && i.strideHeight === 1 && i.strideWidth === 1 && !p.top && !p.bottom && !p.left && !p.right;
+}
+
+const NHWC_TO_NCHW = [0, 3, 1, 2];
+const NCHW_TO_NHWC = [0, 2, 3, 1];
+const HWIO_TO_OIHW = [3, 2, 0, 1];
+
+function convAttrs(i: Conv2DInfo) {
+  const p = i.padInfo;
+  return [
+    attr.ints('kernel_shape', [i.filterHeight, i.filterWidth]),
+    attr.ints('strides', [i.strideHeight, i.strideWidth]),
+    attr.ints('pads', [p.top, p.left, p.bottom, p.right]),
+  ];
+}
+
+function geometryKey(kind: Kind, i: Conv2DInfo, mode: string): string {
+  const p = i.padInfo;
+  return [kind, mode, i.filterHeight, i.filterWidth, i.strideHeight, i.strideWidth, i.dilationHeight, i.dilationWidth, p.top, p.bottom, p.left, p.right].join(',');
+}
+
+/** How to compute `kind` for this geometry, or null where the fallback kernel must. */
+function plan(kind: Kind, i: Conv2DInfo): Plan | null {
+  const { batchSize: n, inHeight: ih, inWidth: iw, inChannels: c, outHeight: oh, outWidth: ow, outChannels: o, filterHeight: kh, filterWidth: kw } = i;
+  if ([n, ih, iw, c, oh, ow, o].some((d) => d <= 0)) return null;
+  const k = kh * kw * c;
+  if (isFullyConnected(i) || isPointwise(i)) {
+    const fc = isFullyConnected(i);
+    const rows = fc ? n : n * oh * ow;
+    const axis = fc ? 1 : 3; // Flatten x to [N, kh*kw*C] (FC) or [pixels, C] (1x1)
+    const key = geometryKey(kind, i, fc ? 'fc' : '1x1');
+    if (kind === 'forward') return { key, outDims: [rows, o], build: (b) => b.op('Gemm', [b.op('Flatten', ['x'], [attr.int('axis', axis)]), b.op('Flatten', ['w'], [attr.int('axis', 3)])]) };
+    if (kind === 'input-gradient') return { key, outDims: [rows, fc ? k : c], build: (b) => b.op('Gemm', [b.op('Flatten', ['dy'], [attr.int('axis', axis)]), b.op('Flatten', ['w'], [attr.int('axis', 3)])], [attr.int('transB', 1)]) };
+    return { key, outDims: [fc ? k : c, o], build: (b) => b.op('Gemm', [b.op('Flatten', ['x'], [attr.int('axis', axis)]), b.op('Flatten', ['dy'], [attr.int('axis', axis)])], [attr.int('transA', 1)]) };
+  }
+  if (kind === 'forward') {
+    return {
+      key: geometryKey(kind, i, 'conv'),
+      outDims: [n, oh, ow, o],
+      build: (b) => {
+        const x = b.op('Transpose', ['x'], [attr.ints('perm', NHWC_TO_NCHW)]);
+        const w = b.op('Transpose', ['w'], [attr.ints('perm', HWIO_TO_OIHW)]);
+        const y = b.op('Conv', [x, w], [...convAttrs(i), attr.ints('dilations', [i.dilationHeight, i.dilationWidth])]);
+        return b.op('Transpose', [y], [attr.ints('perm', NCHW_TO_NHWC)]);
+      },
+    };
+  }
+  if (i.dilationHeight !== 1 || i.dilationWidth !== 1) return null;
+  const p = i.padInfo;
+  if (kind === 'input-gradient') {
+    // ConvTranspose's output is s*(oh-1) + k - pads; output_padding adds the rows the forward
+    // convolution's stride skipped at the bottom/right (0 <= extra < stride, as ONNX requires).
+    const extraH = ih - (i.strideHeight * (oh - 1) + kh - p.top - p.bottom);
+    const extraW = iw - (i.strideWidth * (ow - 1) + kw - p.left - p.right);
+    if (extraH < 0 || extraW < 0 || extraH >= i.strideHeight || extraW >= i.strideWidth) return null;
+    return {
+      key: `${geometryKey(kind, i, 'convT')},${extraH},${extraW}`,
+      outDims: [n, ih, iw, c],
+      build: (b) => {
+        const dy = b.op('Transpose', ['dy'], [attr.ints('perm', NHWC_TO_NCHW)]);
+        const w = b.op('Transpose', ['w'], [attr.ints('perm', HWIO_TO_OIHW)]); // [O, C, kh, kw]: ConvTranspose's (in, out) order
+        const dx = b.op('ConvTranspose', [dy, w], [...convAttrs(i), attr.ints('output_padding', [extraH, extraW])]);
+        return b.op('Transpose', [dx], [attr.ints('perm', NCHW_TO_NHWC)]);
+      },
+    };
+  }
+  // Few input channels (the stem): the per-tap products are too thin to run fast; concatenate the
+  // taps into the im2col matrix [pixels, kh*kw*C] (HWIO order) and take ONE product instead.
+  const im2col = c < 16;
+  return {
+    key: geometryKey(kind, i, im2col ? 'im2col' : 'taps'),
+    outDims: im2col ? [kh * kw * c, o] : [kh * kw, c, o],
+    build: (b) => {
+      const xp = b.op('Pad', ['x', b.constant('int64', [8], [0, p.top, p.left, 0, 0, p.bottom, p.right, 0])]);
+      const dy = b.op('Flatten', ['dy'], [attr.int('axis', 3)]);
+      // Last sampled row/column of tap 0: (oh - 1) * stride, read from dy's shape at run time.
+      const shape = b.op('Shape', ['dy']);
+      const last = b.op('Mul', [b.op('Sub', [b.op('Slice', [shape, b.constant('int64', [1], [1]), b.constant('int64', [1], [3])]), b.constant('int64', [2], [1, 1])]), b.constant('int64', [2], [i.strideHeight, i.strideWidth])]);
+      const taps: string[] = [];
+      for (let a = 0; a < kh; a++) {
+        for (let c2 = 0; c2 < kw; c2++) {
+          const starts = b.constant('int64', [2], [a, c2]);
+          const ends = b.op('Add', [last, b.constant('int64', [2], [a + 1, c2 + 1])]);
+          const window = b.op('Slice', [xp, starts, ends, b.constant('int64', [2], [1, 2]), b.constant('int64', [2], [i.strideHeight, i.strideWidth])]);
+          const cols = b.op('Flatten', [window], [attr.int('axis', 3)]);
+          taps.push(im2col ? cols : b.op('Unsqueeze', [b.op('Gemm', [cols, dy], [attr.int('transA', 1)]), b.constant('int64', [1], [0])]));
+        }
+      }
+      if (im2col) return b.op('Gemm', [taps.length === 1 ? taps[0] : b.op('Concat', taps, [attr.int('axis', 1)]), dy], [attr.int('transA', 1)]);
+      return taps.length === 1 ? taps[0] : b.op('Concat', taps, [attr.int('axis', 0)]);
+    },
+  };
+}
+
+function session(p: Plan, inputs: readonly string[]): SyncSession {
+  let s = sessions.get(p.key);
+  if (!s) {
+    const b = new OpBuilder('');
+    b.opTo('y', 'Identity', [p.build(b)]);
+    const graph = makeGraph({
+      name: p.key,
+      nodes: b.nodes,
+      inputs: inputs.map((name) => tensorValueInfo(name, 'float32', [null, null, null, null])),
+      outputs: [tensorValueInfo('y', 'float32')],
+    });
+    s = new SyncSession(encodeModel(makeModel({ graph, opsetImports: [{ domain: '', version: 17 }] })), threads);
+    sessions.set(p.key, s);
+  }
+  return s;
+}
+
+function info(xShape: number[], filterShape: number[], attrs: NamedAttrMap): Conv2DInfo | null {
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') return null;
+  const pad = attrs.pad as backend_util.PadInfo['type'] | number | backend_util.ExplicitPadding;
+  return backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number], filterShape as [number, number, number, number],
+    attrs.strides as number | [number, number], (attrs.dilations as number | [number, number] | undefined) ?? 1,
+    pad as never, attrs.dimRoundingMode as never, false, 'channelsLast',
+  );
+}
+
+function kernel(kind: Kind, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { inputs, attrs = {} } = args;
+    const t = inputs as Record<string, TensorInfo>;
+    const [a, bName] = kind === 'forward' ? ['x', 'filter'] : kind === 'input-gradient' ? ['dy', 'filter'] : ['x', 'dy'];
+    const useFallback = () => {
+      counts.fallback++;
+      return fallback(args);
+    };
+    if (t[a].dtype !== 'float32' || t[bName].dtype !== 'float32') return useFallback();
+    const i = kind === 'forward' ? info(t.x.shape, t.filter.shape, attrs)
+      : kind === 'input-gradient' ? info(attrs.inputShape as number[], t.filter.shape, attrs)
+      : info(t.x.shape, attrs.filterShape as number[], attrs);
+    const p = i && plan(kind, i);
+    if (!i || !p) return useFallback();
+    const heap = args.backend as unknown as WasmHeap;
+    const outShape = kind === 'forward' ? i.outShape : kind === 'input-gradient' ? i.inShape : i.filterShape;
+    const out = heap.makeOutput([...outShape], 'float32'); // allocate first: growing the heap detaches views
+    const view = (x: TensorInfo): HostTensor => ({ data: heap.typedArrayFromHeap(x), dims: x.shape });
+    const feeds: Record<string, HostTensor> = kind === 'forward' ? { x: view(t.x), w: view(t.filter) }
+      : kind === 'input-gradient' ? { dy: view(t.dy), w: view(t.filter) }
+      : { x: view(t.x), dy: view(t.dy) };
+    try {
+      session(p, Object.keys(feeds)).runInto(feeds, { data: heap.typedArrayFromHeap(out), dims: p.outDims });
+      counts.onnxruntime++;
+      return out;
+    } catch (e) {
+      (args.backend as KernelBackend).disposeData(out.dataId);
+      if (!warned.has(p.key)) {
+        warned.add(p.key);
+        process.emitWarning(`emseg: onnxruntime ${kind} convolution failed (${p.key}): ${(e as Error).message}; using the wasm kernel for it`);
+      }
+      return useFallback();
+    }
+  };
+}
+
+const KERNELS: Record<string, Kind> = { Conv2D: 'forward', Conv2DBackpropInput: 'input-gradient', Conv2DBackpropFilter: 'filter-gradient' };
+
+/**
+ * Kernel configs for `backendName` (wasm) wrapping `current`, the kernels registered now, which
+ * stay the fallback. Empty when onnxruntime-node's binding is unavailable.
+ */
+export function onnxruntimeConvKernels(backendName: string, current: (kernelName: string) => KernelFunc | undefined): KernelConfig[] {
+  if (!onnxruntimeConvsAvailable()) return [];
+  const configs: KernelConfig[] = [];
+  for (const [kernelName, kind] of Object.entries(KERNELS)) {
+    const fallback = current(kernelName);
+    if (fallback) configs.push({ kernelName, backendName, kernelFunc: kernel(kind, fallback) });
+  }
+  return configs;
+}
