@@ -6,8 +6,8 @@ import { resnet18Half } from './train-step.bench.ts';
 
 /** The benchmark backbone as a data-parallel replica: shard = a seed for a random 512 x 512 image. */
 export async function createReplica(init: unknown): Promise<Replica> {
-  const { backend, lr } = init as { backend: BackendChoice; lr: number };
-  await selectBackend(backend);
+  const { backend, lr, threads } = init as { backend: BackendChoice; lr: number; threads?: number };
+  await selectBackend(backend, { threads });
   const params = new Map<string, tf.Variable>();
   tf.tidy(() => resnet18Half(params, tf.zeros([1, 512, 512, 1]) as tf.Tensor4D)); // creates variables (seeded)
   const vars = [...params.values()];

@@ -18,6 +18,8 @@ Options:
   --score-threshold S      keep class scores > S (default: the checkpoint's test.scoreThreshold)
   --nms-iou T              IoU threshold of the per-class rotated NMS
                            (default: the checkpoint's test.nmsThreshold)
+  --refine N               extra box-head passes on refined boxes, 0-5 (rotated detector;
+                           default: the checkpoint's test.refine, else 0)
   --fp16                   store weights as float16 (half the file; detections change slightly)
   --licence TEXT           licence of the training data, for the metadata (default "unknown")
   --pixel-size-nm X        pixel size of the training data in nm, for the metadata
@@ -45,6 +47,7 @@ function parse(argv: string[]): { checkpoint: string; output: string; options: D
         'max-detections': { type: 'string' },
         'score-threshold': { type: 'string' },
         'nms-iou': { type: 'string' },
+        refine: { type: 'string' },
         fp16: { type: 'boolean' },
         licence: { type: 'string' },
         'pixel-size-nm': { type: 'string' },
@@ -63,6 +66,7 @@ function parse(argv: string[]): { checkpoint: string; output: string; options: D
     maxDetections: number('max-detections', values['max-detections'], (v) => Number.isInteger(v) && v >= 1, 'a positive integer'),
     scoreThreshold: number('score-threshold', values['score-threshold'], (v) => v >= 0 && v <= 1, 'a number in [0, 1]'),
     nmsThreshold: number('nms-iou', values['nms-iou'], (v) => v >= 0 && v <= 1, 'a number in [0, 1]'),
+    refine: number('refine', values.refine, (v) => Number.isInteger(v) && v >= 0 && v <= 5, 'an integer from 0 to 5'),
     fp16: values.fp16 ?? false,
     ...(values.licence === undefined ? {} : { licence: values.licence }),
     ...(values['pixel-size-nm'] === undefined ? {} : { pixelSizeNm: number('pixel-size-nm', values['pixel-size-nm'], (v) => v > 0, 'a positive number') }),
@@ -79,7 +83,7 @@ function formatSummary(output: string, r: ExportResult): string {
   const s = r.summary;
   const ops = Object.entries(s.ops).map(([op, n]) => `${op} ${n}`).join(', ');
   const functions = Object.entries(s.functions).map(([name, n]) => `${name} (${n} nodes)`).join(', ');
-  const inference = JSON.parse(s.metadata['emseg.inference'] ?? '{}') as { scoreThreshold?: number; nmsThreshold?: number; maxDetections?: number };
+  const inference = JSON.parse(s.metadata['emseg.inference'] ?? '{}') as { scoreThreshold?: number; nmsThreshold?: number; maxDetections?: number; boxRefinements?: number };
   return [
     `wrote ${output}: ${megabytes(r.fileBytes)} in ${r.seconds.toFixed(2)} s`,
     `parameters: ${r.parameters.toLocaleString('en-US')} (${megabytes(r.weightBytes)} as float32; file / float32 weights = ${(r.fileBytes / r.weightBytes).toFixed(3)})`,
@@ -87,7 +91,7 @@ function formatSummary(output: string, r: ExportResult): string {
     `outputs: ${s.outputs.join('; ')}`,
     `ops (graph and per-image Loop body): ${ops}`,
     `functions: ${functions}`,
-    `classes: ${s.metadata['emseg.classes']}; score > ${inference.scoreThreshold}, rotated NMS IoU > ${inference.nmsThreshold}, at most ${inference.maxDetections} detections per image`,
+    `classes: ${s.metadata['emseg.classes']}; score > ${inference.scoreThreshold}, rotated NMS IoU > ${inference.nmsThreshold}, at most ${inference.maxDetections} detections per image${inference.boxRefinements ? `; ${inference.boxRefinements} box refinement pass${inference.boxRefinements > 1 ? 'es' : ''}` : ''}`,
     `normalisation (outside the graph): ${s.metadata['emseg.normalization']}; pad H and W to multiples of 32`,
   ].join('\n');
 }

@@ -8,9 +8,9 @@ import type { MaskRcnnConfig } from '../training/detection/mask-config.ts';
 import { FPN_LEVELS, FPN_STRIDES } from '../training/detection/specs.ts';
 import type { NetSpec } from '../training/net/spec.ts';
 import { type DetectorCheckpoint, readDetectorCheckpoint } from './detection/checkpoint.ts';
-import { rowCount } from './detection/graph-helpers.ts';
+import { column, rowCount } from './detection/graph-helpers.ts';
 import { emitBoxDecode, emitClassMasks, emitMaskDetections } from './detection/mask-postprocess.ts';
-import { emitDetections, emitRotatedDecode, fixedRows } from './detection/postprocess.ts';
+import { emitDetections, emitEnclosingBoxes, emitRotatedDecode, fixedRows } from './detection/postprocess.ts';
 import { emitMultiLevelRoiAlign } from './detection/roi.ts';
 import { emitRpnProposals } from './detection/rpn.ts';
 import { storeWeightsAsFloat16 } from './fp16.ts';
@@ -50,6 +50,11 @@ export interface DetectorOptions {
   scoreThreshold?: number;
   /** IoU threshold of the per-class rotated NMS; default config.test.nmsThreshold. */
   nmsThreshold?: number;
+  /**
+   * Extra box-head passes on the boxes enclosing the decoded rotated boxes (rotated detector only);
+   * default config.test.refine (0 when unset).
+   */
+  refine?: number;
   /** Store weights as float16 (Cast to float32 at use): about half the file size. */
   fp16?: boolean;
   /** Standard opset; only 17 is written. */
@@ -89,6 +94,8 @@ interface Resolved {
   maxDetections: number;
   scoreThreshold: number;
   nmsThreshold: number;
+  /** Extra box-head passes on refined boxes (rotated detector; config.test.refine). */
+  refine: number;
 }
 
 function resolveOptions(config: RotatedRcnnConfig | MaskRcnnConfig, o: DetectorOptions): Resolved {
@@ -100,7 +107,10 @@ function resolveOptions(config: RotatedRcnnConfig | MaskRcnnConfig, o: DetectorO
   if (!(scoreThreshold >= 0 && scoreThreshold <= 1)) throw invalidArgument('score threshold', 'a number in [0, 1]', scoreThreshold);
   const nmsThreshold = o.nmsThreshold ?? config.test.nmsThreshold;
   if (!(nmsThreshold >= 0 && nmsThreshold <= 1)) throw invalidArgument('NMS IoU threshold', 'a number in [0, 1]', nmsThreshold);
-  return { maxDetections, scoreThreshold, nmsThreshold };
+  const refine = o.refine ?? config.test.refine ?? 0;
+  if (!Number.isInteger(refine) || refine < 0 || refine > 5) throw invalidArgument('box refinement passes', 'an integer from 0 to 5', refine);
+  if (refine > 0 && config.task !== 'rotated-detection') throw invalidArgument('box refinement passes', '0 for an instance-segmentation model (refinement is for rotated boxes)', refine);
+  return { maxDetections, scoreThreshold, nmsThreshold, refine };
 }
 
 /** emseg's version (package.json next to the source or the build). */
@@ -136,6 +146,7 @@ export function detectorMetadata(source: DetectorSource, o: DetectorOptions, r: 
       scoreThreshold: r.scoreThreshold,
       nmsThreshold: r.nmsThreshold,
       maxDetections: r.maxDetections,
+      boxRefinements: r.refine,
       rpn: { preNmsTopK: c.rpn.preNmsTopKTest, postNmsTopK: c.rpn.postNmsTopKTest, nmsThreshold: c.rpn.nmsThreshold },
     }),
   };
@@ -229,8 +240,23 @@ export function buildDetector(source: DetectorSource, options: DetectorOptions =
     ];
   } else {
     boxDeltas = flat(head['roi_heads.rbox_pred']);
-    const rboxes = emitRotatedDecode(body, proposals.boxes, boxDeltas);
-    const det = emitDetections(body, probs, rboxes, validWidth, validHeight, post);
+    let rboxes = emitRotatedDecode(body, proposals.boxes, boxDeltas);
+    let finalProbs = probs;
+    let rois = proposals.boxes;
+    for (let pass = 0; pass < r.refine; pass++) {
+      // As RotatedRcnn.predict: re-pool at the enclosing box of each decoded rbox (the previous box
+      // where the decoding is degenerate), apply the same head again, decode from the new boxes.
+      const w = column(body, rboxes, 2);
+      const h = column(body, rboxes, 3);
+      const ok = body.unsqueeze(body.and(body.greater(w, body.scalar('float32', 0)), body.greater(h, body.scalar('float32', 0))), [1]);
+      rois = body.where(ok, emitEnclosingBoxes(body, rboxes), rois);
+      const again = emitSpec({ ops: body, initializers }, source.head, source.weights, {
+        roi_features: emitMultiLevelRoiAlign(body, features, rois, { strides: FPN_STRIDES, poolSize: config.roi.poolSize, samplingRatio: config.roi.samplingRatio }),
+      }, { reuseInitializers: true });
+      finalProbs = body.op('Softmax', [flat(again['roi_heads.cls_score'])], [attr.int('axis', 1)], 'class_probs');
+      rboxes = emitRotatedDecode(body, rois, flat(again['roi_heads.rbox_pred']));
+    }
+    const det = emitDetections(body, finalProbs, rboxes, validWidth, validHeight, post);
     scan = [
       [det.rboxes, 'float32', [r.maxDetections, 5]],
       [det.boxes, 'float32', [r.maxDetections, 4]],

@@ -39,7 +39,7 @@ export function convWeightToOihw(w: Float32Array, kernel: number, ci: number, co
  * value of each spec output (NCHW). Initializer names are the parameter names behind the builder's
  * prefix, so two networks in one graph need builders with different prefixes.
  */
-export function emitSpec(g: GraphContext, spec: NetSpec, params: SpecWeights, inputs: Record<string, string>): Record<string, string> {
+export function emitSpec(g: GraphContext, spec: NetSpec, params: SpecWeights, inputs: Record<string, string>, options: { reuseInitializers?: boolean } = {}): Record<string, string> {
   validateSpec(spec);
   const b = g.ops;
   const values = new Map<string, string>();
@@ -65,7 +65,15 @@ export function emitSpec(g: GraphContext, spec: NetSpec, params: SpecWeights, in
     if (!w) throw new Error(`emitSpec: parameter "${param}" is missing`);
     if (w.length !== count) throw new Error(`emitSpec: parameter "${param}" has ${w.length} values, expected ${count}`);
     const name = `${b.prefix}${param}`;
-    if (taken.has(name)) throw new Error(`emitSpec: initializer "${name}" already exists (use a builder with another prefix)`);
+    if (taken.has(name)) {
+      // A second application of the same network (e.g. the box head again on refined boxes) reads
+      // the weights the first one wrote.
+      if (options.reuseInitializers) {
+        emitted.set(param, name);
+        return name;
+      }
+      throw new Error(`emitSpec: initializer "${name}" already exists (use a builder with another prefix)`);
+    }
     taken.add(name);
     g.initializers.push(makeTensor(name, 'float32', dims, layout(w)));
     emitted.set(param, name);

@@ -295,6 +295,29 @@ describe('emseg-export: rotated detector parity with the tfjs reference', () => 
     compareDetections(cut.detections[0], want[0].slice(0, 20), '--max-detections 20');
   });
 
+  it('box refinement (2 extra head passes): detections equal predictNormalized with the same setting, and differ from one pass', async () => {
+    const onePass = predictNormalized(reference, images[0], SIZE, SIZE);
+    const test = reference.config.test;
+    reference.config.test = { ...test, refine: 2 };
+    let want: Instance[];
+    try {
+      want = predictNormalized(reference, images[0], SIZE, SIZE);
+    } finally {
+      reference.config.test = test;
+    }
+    assert.ok(want.length >= 30, `${want.length} refined detections`);
+    const moved = want.filter((d, i) => !onePass[i] || Math.abs(d.rbox![0] - onePass[i].rbox![0]) > 1e-3).length;
+    assert.ok(moved > want.length / 2, `refinement moved ${moved} of ${want.length} detections`);
+    const ck = await readDetectorCheckpoint(smallDir);
+    const onnx = encodeModel(buildFromCheckpoint(ck, { refine: 2 }));
+    for (const rt of RUNTIMES) {
+      const { detections } = await runDetector(rt, onnx, [images[0]], [[0, 0]]);
+      const worst = compareDetections(detections[0], want, `refine 2, ${rt.name}`);
+      console.log(`refine 2, ${rt.name}: ${want.length} detections identical to tfjs; max |error| rbox ${worst.rbox.toExponential(2)}, score ${worst.score.toExponential(2)}`);
+    }
+    assert.throws(() => buildFromCheckpoint(ck, { refine: 9 }), (e: unknown) => e instanceof EmsegError && /box refinement passes/.test(e.message));
+  });
+
   it('score threshold 1: no detections, all outputs zero', async () => {
     const ck = await readDetectorCheckpoint(smallDir);
     const none = encodeModel(buildFromCheckpoint(ck, { scoreThreshold: 1 }));

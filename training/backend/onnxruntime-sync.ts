@@ -66,6 +66,8 @@ export class SyncSession {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
       executionProviders: ['cpu'],
+      // Threads sleep between kernels instead of spinning: training processes share the cores.
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
   }
 

@@ -84,10 +84,23 @@ export class RotatedRcnn extends TwoStageDetector<RotatedRcnnConfig> {
     return this.withScope(() => {
       const scored = this.scoreProposals(image, (pooled) => this.head_(pooled));
       if (!scored) return [];
-      const { boxes: proposals, probs, deltas: dd } = scored;
+      let { boxes: proposals, probs, deltas: dd } = scored;
       const R = proposals.length / 4;
       const rboxes: RotatedBox[] = [], scores: number[] = [], classes: number[] = [];
       const rb = new Float32Array(5);
+      for (let pass = 0; pass < (t.refine ?? 0); pass++) {
+        // Re-pool at the box enclosing each decoded rbox (the previous box where the decoding is
+        // degenerate) and regress again: the head was trained on RoIs up to the exact GT boxes.
+        const next = new Float32Array(R * 4);
+        for (let r = 0; r < R; r++) {
+          this.roiCoder.decode(proposals, r, dd, 6 * r, rb, 0);
+          next.set(rb[2] > 0 && rb[3] > 0 ? rotatedBoxEnclosing([rb[0], rb[1], rb[2], rb[3], rb[4]]) : proposals.subarray(4 * r, 4 * r + 4), 4 * r);
+        }
+        const { cls, deltas } = this.head_(this.pool(scored.levels, next, this.config.roi.poolSize));
+        proposals = next;
+        probs = tf.softmax(cls).dataSync() as Float32Array;
+        dd = deltas.dataSync() as Float32Array;
+      }
       for (let r = 0; r < R; r++) {
         this.roiCoder.decode(proposals, r, dd, 6 * r, rb, 0);
         if (!(rb[2] > 0 && rb[3] > 0) || rb[0] < 0 || rb[1] < 0 || rb[0] > valid.width || rb[1] > valid.height) continue;

@@ -27,7 +27,12 @@ export interface TwoStageConfig {
     nmsThreshold: number;
   };
   roi: { batchPerImage: number; positiveFraction: number; iouThreshold: number; poolSize: number; samplingRatio: number; fcDim: number };
-  test: { scoreThreshold: number; nmsThreshold: number; detectionsPerImage: number };
+  /**
+   * Inference settings. `refine` (rotated detector only, default 0): extra box-head passes, each
+   * re-pooling every proposal at the axis-aligned box enclosing its decoded rotated box and regressing
+   * again from there (iterative box regression at test time); scores are the last pass's.
+   */
+  test: { scoreThreshold: number; nmsThreshold: number; detectionsPerImage: number; refine?: number };
 }
 
 /** Sampled RoIs of one training image: boxes (xyxy), matched GT per RoI (-1 for background). */
