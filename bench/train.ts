@@ -1,7 +1,8 @@
-// `npm run bench:train`: training speed on the wasm backend with emseg's kernels: per-layer
+// `npm run bench:train`: training speed on the wasm backend with emseg's kernels (convolutions on
+// onnxruntime unless EMSEG_CONV_KERNELS=wasm): per-layer
 // convolution timings, the rotated detector's step, and the ResNet-18-style benchmark backbone on one
 // core and data-parallel on both (one replica per worker thread, gradients averaged every step).
-import { selectBackend } from '../training/backend/select-backend.ts';
+import { selectBackend, threadsPerWorker } from '../training/backend/select-backend.ts';
 import { DataParallel } from '../training/parallel/data-parallel.ts';
 import { benchConvLayers } from './conv-layers.bench.ts';
 import { benchDetectorStep } from './detector-step.bench.ts';
@@ -13,12 +14,14 @@ console.log(JSON.stringify(benchDetectorStep()));
 const single = await benchTrainStep('wasm', 5);
 console.log(JSON.stringify(single));
 for (const workers of [1, 2]) {
-  const dp = await DataParallel.start(new URL('./train-step-replica.ts', import.meta.url).href, { backend: 'wasm', lr: 1e-3 }, workers);
+  // As `emseg train`: the cores divided among the workers for onnxruntime's convolutions.
+  const threads = threadsPerWorker(workers);
+  const dp = await DataParallel.start(new URL('./train-step-replica.ts', import.meta.url).href, { backend: 'wasm', lr: 1e-3, threads }, workers);
   await dp.step(Array.from({ length: workers }, (_, i) => i)); // warm-up
   const steps = 5;
   const t = performance.now();
   for (let s = 0; s < steps; s++) await dp.step(Array.from({ length: workers }, (_, i) => 100 + s * workers + i));
   const ms = (performance.now() - t) / steps;
-  console.log(JSON.stringify({ bench: 'data-parallel train step (same backbone, batch 1 per worker)', workers, ms_per_step: Math.round(ms), ms_per_image: Math.round(ms / workers), images_per_s: +((1000 * workers) / ms).toFixed(2), params: dp.paramCount }));
+  console.log(JSON.stringify({ bench: 'data-parallel train step (same backbone, batch 1 per worker)', workers, onnxruntime_threads: threads, ms_per_step: Math.round(ms), ms_per_image: Math.round(ms / workers), images_per_s: +((1000 * workers) / ms).toFixed(2), params: dp.paramCount }));
   await dp.close();
 }
