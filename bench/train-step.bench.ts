@@ -1,5 +1,6 @@
 /**
- * `npm run bench:train`: ms per SGD step of a ResNet-18-style backbone (widths 32-64-128-256, BatchNorm,
+ * `npm run bench:train`: ms per SGD step of a ResNet-18-style backbone (widths 32-64-128-256, BatchNorm
+ * in training mode (fused; batch 1),
  * grayscale 512 x 512, batch 1) on the selected tfjs backend with emseg's gradient kernels. The
  * reference numbers on this machine (../shared/NOTES-environment.md): PyTorch 1.13 CPU 110 ms
  * (2 threads) / 143 ms (1 thread); tfjs wasm with a naive filter-gradient kernel 2068 ms.
@@ -7,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { type BackendChoice, selectBackend } from '../training/backend/select-backend.ts';
+import { groupNorm } from '../training/backend/group-norm.ts';
 
 type Params = Map<string, tf.Variable>;
 
@@ -25,8 +27,13 @@ function bn(p: Params, name: string, x: tf.Tensor4D): tf.Tensor4D {
     p.set(`${name}.gamma`, tf.variable(tf.ones([c]), true, `${name}.gamma`));
     p.set(`${name}.beta`, tf.variable(tf.zeros([c]), true, `${name}.beta`));
   }
-  // Written with broadcasting primitives: tf.batchNorm's gradient tiles mean and variance to the
-  // full activation shape (Tile was 17 % of a step here).
+  // Training-mode BatchNorm of a batch of ONE image normalises each channel over H x W: that is
+  // GroupNorm with one channel per group, which emseg's fused kernel computes (value and gradient)
+  // in two passes each, as PyTorch's fused BatchNorm does; the primitives below made ~10 passes
+  // (Sum, Mean, Multiply, Add were a quarter of the step).
+  if (x.shape[0] === 1) return groupNorm(x, c, p.get(`${name}.gamma`)!, p.get(`${name}.beta`)!, 1e-5);
+  // Larger batches: written with broadcasting primitives (tf.batchNorm's gradient tiles mean and
+  // variance to the full activation shape; Tile was 17 % of a step here).
   const mean = tf.mean(x, [0, 1, 2], true);
   const centred = tf.sub(x, mean);
   const variance = tf.mean(tf.square(centred), [0, 1, 2], true);

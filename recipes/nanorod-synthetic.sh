@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Rotated Faster R-CNN on synthetic HAADF nanorods (issue 5's measurement): 19 train + 2 val images
 # (seed 1), judged on 20 further images made with seed 2. One command reproduces it:
-#   bash recipes/nanorod-synthetic.sh [runs/nanorod-synthetic] [max-steps] [config.json]
+#   bash recipes/nanorod-synthetic.sh [runs/nanorod-synthetic] [max-steps] [config.json] [refine]
+# refine: extra box-head passes at test time (docs/training.md), applied to the test-set evaluation
+# only, so that training and checkpoint selection are those of the config file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/nanorod-synthetic}
@@ -18,5 +20,5 @@ $EMSEG synth haadf-nanorods --count 20 --seed 2 --size 512 --out "$DATA/test"
 $EMSEG train --task rotated-detection --train "$DATA/split/train.json" --val "$DATA/split/val.json" \
   --out "$OUT" --config "$CONFIG" --max-steps "$STEPS" --eval-period 250 \
   --workers 2 --lr 0.01 --seed 0
-$EMSEG predict "$OUT/checkpoints/best" --data "$DATA/test/annotations.json" > "$OUT/test-metrics.json"
+$EMSEG predict "$OUT/checkpoints/best" --data "$DATA/test/annotations.json" --refine "${4:-0}" > "$OUT/test-metrics.json"
 cat "$OUT/test-metrics.json"
