@@ -40,7 +40,8 @@ interface WasmHeap {
 
 let threads = 1;
 const sessions = new Map<string, SyncSession>();
-const warned = new Set<string>();
+/** Geometries whose graph failed once (creation or run): the fallback takes them from then on. */
+const broken = new Set<string>();
 /** Calls run by onnxruntime and calls handed to the fallback kernels (benchmarks and tests read it). */
 const counts = { onnxruntime: 0, fallback: 0 };
 
@@ -200,7 +201,7 @@ function kernel(kind: Kind, fallback: KernelFunc): KernelFunc {
       : kind === 'input-gradient' ? info(attrs.inputShape as number[], t.filter.shape, attrs)
       : info(t.x.shape, attrs.filterShape as number[], attrs);
     const p = i && plan(kind, i);
-    if (!i || !p) return useFallback();
+    if (!i || !p || broken.has(p.key)) return useFallback();
     const heap = args.backend as unknown as WasmHeap;
     const outShape = kind === 'forward' ? i.outShape : kind === 'input-gradient' ? i.inShape : i.filterShape;
     const out = heap.makeOutput([...outShape], 'float32'); // allocate first: growing the heap detaches views
@@ -214,10 +215,8 @@ function kernel(kind: Kind, fallback: KernelFunc): KernelFunc {
       return out;
     } catch (e) {
       (args.backend as KernelBackend).disposeData(out.dataId);
-      if (!warned.has(p.key)) {
-        warned.add(p.key);
-        process.emitWarning(`emseg: onnxruntime ${kind} convolution failed (${p.key}): ${(e as Error).message}; using the wasm kernel for it`);
-      }
+      broken.add(p.key);
+      process.emitWarning(`emseg: onnxruntime ${kind} convolution failed (${p.key}): ${(e as Error).message}; using the wasm kernel for it`);
       return useFallback();
     }
   };
