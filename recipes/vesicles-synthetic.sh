@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/vesicles-synthetic}
-STEPS=${2:-1500}
+STEPS=${2:-1600}
 # Model and augmentation settings (recipes/vesicles-synthetic-nowarp.config.json: without the
 # free-rotation/scale warp, as the first zoo model was trained).
 CONFIG=${3:-recipes/vesicles-synthetic.config.json}
