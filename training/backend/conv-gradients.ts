@@ -30,7 +30,7 @@ function convInfo(xShape: [number, number, number, number], filterShape: [number
 }
 
 /** True for a convolution whose kernel covers its whole unpadded input (output 1 x 1): an FC layer. */
-function isFullyConnected(info: backend_util.Conv2DInfo): boolean {
+export function isFullyConnected(info: backend_util.Conv2DInfo): boolean {
   const p = info.padInfo;
   return info.outHeight === 1 && info.outWidth === 1 && info.filterHeight === info.inHeight && info.filterWidth === info.inWidth && !p.top && !p.bottom && !p.left && !p.right;
 }

@@ -1,6 +1,7 @@
 import type { KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { backend_util } from '@tensorflow/tfjs-core';
 import { OpBuilder, attr, encodeModel, makeGraph, makeModel, tensorValueInfo } from '../../export/onnx/index.ts';
+import { isFullyConnected } from './conv-gradients.ts';
 import { type HostTensor, SyncSession, syncRuntimeVersion } from './onnxruntime-sync.ts';
 
 /**
@@ -51,17 +52,13 @@ export function onnxruntimeConvCounts(): Readonly<typeof counts> {
 
 /** onnxruntime intra-op threads per process (set before the first convolution runs). */
 export function setOnnxruntimeConvThreads(n: number): void {
-  if (n !== threads) sessions.clear();
-  threads = Math.max(1, Math.floor(n));
+  const next = Math.max(1, Math.floor(n));
+  if (next !== threads) sessions.clear();
+  threads = next;
 }
 
 export function onnxruntimeConvsAvailable(): boolean {
   return syncRuntimeVersion() !== null;
-}
-
-function isFullyConnected(i: Conv2DInfo): boolean {
-  const p = i.padInfo;
-  return i.outHeight === 1 && i.outWidth === 1 && i.filterHeight === i.inHeight && i.filterWidth === i.inWidth && !p.top && !p.bottom && !p.left && !p.right;
 }
 
 function isPointwise(i: Conv2DInfo): boolean {
@@ -187,28 +184,37 @@ function info(xShape: number[], filterShape: number[], attrs: NamedAttrMap): Con
   );
 }
 
+/**
+ * Per kind: the graph's two inputs (graph name -> tfjs input name), the shapes the convolution is
+ * described by, and which of its shapes the output has.
+ */
+const KINDS: Record<Kind, {
+  feeds: Record<string, string>;
+  shapes: (t: Record<string, TensorInfo>, attrs: NamedAttrMap) => [number[], number[]];
+  outShape: (i: Conv2DInfo) => readonly number[];
+}> = {
+  forward: { feeds: { x: 'x', w: 'filter' }, shapes: (t) => [t.x.shape, t.filter.shape], outShape: (i) => i.outShape },
+  'input-gradient': { feeds: { dy: 'dy', w: 'filter' }, shapes: (t, a) => [a.inputShape as number[], t.filter.shape], outShape: (i) => i.inShape },
+  'filter-gradient': { feeds: { x: 'x', dy: 'dy' }, shapes: (t, a) => [t.x.shape, a.filterShape as number[]], outShape: (i) => i.filterShape },
+};
+
 function kernel(kind: Kind, fallback: KernelFunc): KernelFunc {
+  const k = KINDS[kind];
   return (args) => {
     const { inputs, attrs = {} } = args;
     const t = inputs as Record<string, TensorInfo>;
-    const [a, bName] = kind === 'forward' ? ['x', 'filter'] : kind === 'input-gradient' ? ['dy', 'filter'] : ['x', 'dy'];
     const useFallback = () => {
       counts.fallback++;
       return fallback(args);
     };
-    if (t[a].dtype !== 'float32' || t[bName].dtype !== 'float32') return useFallback();
-    const i = kind === 'forward' ? info(t.x.shape, t.filter.shape, attrs)
-      : kind === 'input-gradient' ? info(attrs.inputShape as number[], t.filter.shape, attrs)
-      : info(t.x.shape, attrs.filterShape as number[], attrs);
+    if (Object.values(k.feeds).some((name) => t[name].dtype !== 'float32')) return useFallback();
+    const i = info(...k.shapes(t, attrs), attrs);
     const p = i && plan(kind, i);
     if (!i || !p || broken.has(p.key)) return useFallback();
     const heap = args.backend as unknown as WasmHeap;
-    const outShape = kind === 'forward' ? i.outShape : kind === 'input-gradient' ? i.inShape : i.filterShape;
-    const out = heap.makeOutput([...outShape], 'float32'); // allocate first: growing the heap detaches views
-    const view = (x: TensorInfo): HostTensor => ({ data: heap.typedArrayFromHeap(x), dims: x.shape });
-    const feeds: Record<string, HostTensor> = kind === 'forward' ? { x: view(t.x), w: view(t.filter) }
-      : kind === 'input-gradient' ? { dy: view(t.dy), w: view(t.filter) }
-      : { x: view(t.x), dy: view(t.dy) };
+    const out = heap.makeOutput([...k.outShape(i)], 'float32'); // allocate first: growing the heap detaches views
+    const feeds: Record<string, HostTensor> = {};
+    for (const [name, input] of Object.entries(k.feeds)) feeds[name] = { data: heap.typedArrayFromHeap(t[input]), dims: t[input].shape };
     try {
       session(p, Object.keys(feeds)).runInto(feeds, { data: heap.typedArrayFromHeap(out), dims: p.outDims });
       counts.onnxruntime++;

@@ -1,7 +1,7 @@
 import { EmsegError } from '../../core/errors.ts';
 import { seededRandom } from '../../core/random.ts';
 import { gaussianBlur, gaussianSource } from '../../core/synth/noise.ts';
-import { type WarpOptions, drawWarp, warpImage, warpRboxes } from './affine.ts';
+import { type AffineWarp, type WarpOptions, drawWarp, warpImage, warpRboxes } from './affine.ts';
 
 /**
  * Geometry-aware augmentation for small EM datasets: the 8 symmetries of the square (flips and 90-degree
@@ -105,6 +105,15 @@ export function transformImage<T extends Float32Array | Uint8Array>(img: T, W: n
   return { data: out, width: outW, height: outH };
 }
 
+/**
+ * The image after the geometric steps, in a buffer the intensity steps may overwrite: the warp's new
+ * image, else the dihedral result, copied when that is the caller's `input` itself.
+ */
+export function geometricImage(input: Float32Array, moved: Float32Array, warp: AffineWarp | null): Float32Array {
+  if (warp) return warpImage(moved, warp);
+  return moved === input ? new Float32Array(input) : moved;
+}
+
 /** Brightness, contrast, gamma, noise and blur, in place on a [0, 1] image (scaled by `strength`). */
 export function intensityAugment(img: Float32Array, W: number, H: number, rand: () => number, strength: number): void {
   if (strength <= 0) return;
@@ -138,8 +147,7 @@ export function augment(data: Float32Array, width: number, height: number, rboxe
   const boxes = Float32Array.from(rboxes);
   for (let i = 0; i < boxes.length; i += 5) transformRbox(boxes, i, width, height, t.transpose, t.flipX, t.flipY);
   const warp = o.warp ? drawWarp(rand, moved.width, moved.height, o.warp) : null;
-  // The warp writes a new image; otherwise copy when the dihedral step left the input as it was.
-  const img = warp ? warpImage(moved.data, warp) : moved.data === data ? new Float32Array(data) : moved.data;
+  const img = geometricImage(data, moved.data, warp);
   const { rboxes: out, kept } = warp ? warpRboxes(boxes, warp) : { rboxes: boxes, kept: Array.from({ length: boxes.length / 5 }, (_, i) => i) };
   intensityAugment(img, moved.width, moved.height, rand, o.strength);
   return { data: img, width: moved.width, height: moved.height, rboxes: out, kept };

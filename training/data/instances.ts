@@ -4,8 +4,8 @@ import { EmsegError } from '../../core/errors.ts';
 import { cocoSegmentationToRle } from '../../core/mask/coco-segmentation.ts';
 import { decodeRle, rleToBbox } from '../../core/mask/rle.ts';
 import { seededRandom } from '../../core/random.ts';
-import { type AugmentOptions, type Dihedral, drawDihedral, intensityAugment, transformImage } from './augment.ts';
-import { drawWarp, warpImage, warpMaskCrop } from './affine.ts';
+import { type AugmentOptions, type Dihedral, drawDihedral, geometricImage, intensityAugment, transformImage } from './augment.ts';
+import { drawWarp, warpMaskCrop } from './affine.ts';
 import { loadCocoForTraining } from './dataset.ts';
 
 /** An instance mask kept as its bounding-box crop (a full-size bitmap per object would not fit). */
@@ -93,8 +93,7 @@ export function augmentInstances(img: Float32Array, s: InstanceSample, seed: num
   const t = drawDihedral(rand, o.geometric);
   const moved = transformImage(img, s.width, s.height, t);
   const warp = o.warp ? drawWarp(rand, moved.width, moved.height, o.warp) : null;
-  // The warp writes a new image; otherwise copy when the dihedral step left the input as it was.
-  const data = warp ? warpImage(moved.data, warp) : moved.data === img ? new Float32Array(img) : moved.data;
+  const data = geometricImage(img, moved.data, warp);
   let masks = s.masks.map((m) => transformCrop(m, s.width, s.height, t));
   let classes = s.classes;
   if (warp) {
