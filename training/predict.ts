@@ -13,7 +13,7 @@ import { MaskRcnn } from './detection/mask-rcnn.ts';
 import { type DetectorConfig, predictGeneric } from './detection/replica.ts';
 import { RotatedRcnn } from './detection/rotated-rcnn.ts';
 import { initParams } from './net/run-tfjs.ts';
-import { modelSpecs } from './train.ts';
+import { modelSpecs } from './detection/model-specs.ts';
 import type { ImageResult, Instance } from '../core/inference/types.ts';
 
 export type { ImageResult, Instance } from '../core/inference/types.ts';

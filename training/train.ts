@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { EmsegError } from '../core/errors.ts';
 import { parseCocoResults } from '../core/coco/validate.ts';
 import { evaluateCoco } from '../core/eval/coco-eval.ts';
 import { defaultEvalParams } from '../core/eval/params.ts';
@@ -12,12 +13,11 @@ import { loadCheckpoint, saveCheckpoint, type CheckpointManifest } from './check
 import { DEFAULT_AUGMENT, type AugmentOptions } from './data/augment.ts';
 import { loadNormalizedImage, loadRboxDataset, type RboxDataset } from './data/dataset.ts';
 import { type InstanceDataset, loadInstanceDataset } from './data/instances.ts';
-import { defaultRotatedRcnnConfig } from './detection/config.ts';
+import { DEFAULT_ROTATED_STAGE, defaultRotatedRcnnConfig } from './detection/config.ts';
 import { defaultMaskRcnnConfig } from './detection/mask-config.ts';
-import { maskBoxHeadSpec, maskHeadSpec } from './detection/mask-specs.ts';
 import { type DetectorConfig, DetectorReplica, type DetectorReplicaInit, type DetectorShard, type GenericDetection } from './detection/replica.ts';
-import { backboneSpec, boxHeadSpec } from './detection/specs.ts';
-import { type NetSpec, paramsOf } from './net/spec.ts';
+import { modelSpecs } from './detection/model-specs.ts';
+import { paramsOf } from './net/spec.ts';
 import { DataParallel } from './parallel/data-parallel.ts';
 
 export type Task = 'rotated-detection' | 'instance-segmentation';
@@ -39,6 +39,12 @@ export interface TrainOptions {
   config?: Partial<DetectorConfig>;
   /** ONNX file whose tensors initialise the backbone (by name, else by shape; training/init-from-onnx.ts). */
   initBackbone?: string;
+  /**
+   * Checkpoint folder whose tensors initialise every parameter of the same name and shape (fine-tuning,
+   * or growing a model, e.g. adding the rotated second stage to a trained detector); the rest keep
+   * their fresh initialisation. Applied only when the run starts (not on resume).
+   */
+  initFrom?: string;
   /** Progress lines (stderr in the CLI). */
   progress?: (line: string) => void;
 }
@@ -147,6 +153,8 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
   const rotated = o.task === 'rotated-detection';
   const train = rotated ? await loadRboxDataset(o.train) : await loadInstanceDataset(o.train);
   const config = { ...(rotated ? defaultRotatedRcnnConfig(train.classes) : defaultMaskRcnnConfig(train.classes)), ...o.config, classes: train.classes } as DetectorConfig;
+  // A partial rotatedStage in a config file takes the defaults for what it leaves out.
+  if (config.task === 'rotated-detection' && config.rotatedStage) config.rotatedStage = { ...DEFAULT_ROTATED_STAGE, ...config.rotatedStage };
   const val = o.val ? (rotated ? await loadRboxDataset(o.val, train.classes) : await loadInstanceDataset(o.val, train.classes)) : null;
   await mkdir(join(o.out, 'checkpoints'), { recursive: true });
   const init: DetectorReplicaInit = { config, train: o.train, seed: o.seed, backend: o.backend, threads: threadsPerWorker(o.workers), momentum: 0.9, weightDecay: 1e-4, clipNorm: 10, augment: o.augment };
@@ -182,6 +190,31 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
     await engine.load({ params, momentum: new Float32Array(params.length) });
     log(`initialised ${init.values.size} of ${backbone.length} backbone tensors from ${o.initBackbone} (${init.byName.length} by name, ${init.byShape.length} convolutions by shape)`);
   }
+  if (o.initFrom && start === 0) {
+    const from = await loadCheckpoint(o.initFrom);
+    const byName = new Map<string, Float32Array>();
+    let off = 0;
+    for (const p of from.manifest.params ?? []) {
+      const size = p.shape.reduce((a, d) => a * d, 1);
+      byName.set(`${p.name}:${p.shape.join('x')}`, from.params.subarray(off, off + size));
+      off += size;
+    }
+    if (off !== from.params.length) throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${o.initFrom}: the manifest lists ${off} parameters, params.bin holds ${from.params.length}`, { file: o.initFrom });
+    const { params } = await engine.state();
+    const specs = [...paramsOfModel(config)];
+    let offset = 0, copied = 0;
+    for (const p of specs) {
+      const v = byName.get(`${p.name}:${p.shape.join('x')}`);
+      if (v) {
+        params.set(v, offset);
+        copied++;
+      }
+      offset += p.shape.reduce((a, d) => a * d, 1);
+    }
+    if (copied === 0) throw new EmsegError('EMSEG_INVALID_ARGUMENT', `${o.initFrom}: no tensor of that checkpoint matches this model by name and shape`, { file: o.initFrom });
+    await engine.load({ params, momentum: new Float32Array(params.length) });
+    log(`initialised ${copied} of ${specs.length} tensors from ${o.initFrom} (by name and shape)`);
+  }
   const t0 = performance.now();
   try {
     for (let step = start; step < o.maxSteps; step++) {
@@ -216,11 +249,6 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
     await engine.close();
   }
   return { step: o.maxSteps, best };
-}
-
-/** The model's specs in checkpoint order (the order the models create their parameters in). */
-export function modelSpecs(config: DetectorConfig): NetSpec[] {
-  return config.task === 'rotated-detection' ? [backboneSpec(config), boxHeadSpec(config)] : [backboneSpec(config), maskBoxHeadSpec(config), maskHeadSpec(config)];
 }
 
 function* paramsOfModel(config: DetectorConfig) {

@@ -23,7 +23,9 @@ log line and per validation) and checkpoints/{latest,best}.
                     "augment": {geometric, strength, warp: {rotate, scale, probability} | null}
                     (defaults: flips/90-degree turns, strength 1, warp {180, 0.25, 0.5})
   --init-backbone F ONNX file (e.g. an ImageNet ResNet-18) whose tensors initialise the backbone, matched
-                    by name, else convolutions by shape in order (docs/training.md); a fresh run only`;
+                    by name, else convolutions by shape in order (docs/training.md); a fresh run only
+  --init-from DIR   checkpoint folder (e.g. runs/x/checkpoints/best) whose tensors initialise every
+                    parameter of the same name and shape (fine-tuning; adding "rotatedStage"); a fresh run only`;
 
 export async function trainCommand(argv: string[], out: (text: string) => void): Promise<number> {
   let values;
@@ -34,7 +36,7 @@ export async function trainCommand(argv: string[], out: (text: string) => void):
         task: { type: 'string' }, train: { type: 'string' }, val: { type: 'string' }, out: { type: 'string' }, config: { type: 'string' },
         epochs: { type: 'string' }, 'max-steps': { type: 'string' }, seed: { type: 'string', default: '0' }, backend: { type: 'string', default: 'auto' },
         workers: { type: 'string', default: '2' }, lr: { type: 'string' }, 'eval-period': { type: 'string' }, 'log-period': { type: 'string' },
-        'init-backbone': { type: 'string' },
+        'init-backbone': { type: 'string' }, 'init-from': { type: 'string' },
       },
       strict: true,
     }));
@@ -82,6 +84,7 @@ export async function trainCommand(argv: string[], out: (text: string) => void):
     config: config as never,
     augment,
     ...(values['init-backbone'] ? { initBackbone: values['init-backbone'] } : {}),
+    ...(values['init-from'] ? { initFrom: values['init-from'] } : {}),
     progress: (line: string) => process.stderr.write(`${line}\n`),
   });
   out(JSON.stringify({ out: values.out, steps: result.step, best: result.best }));

@@ -82,3 +82,62 @@ export class RotatedBoxCoder {
     out[o + 4] = angle;
   }
 }
+
+/**
+ * Oriented boxes regressed from ROTATED RoIs (the second stage, `config.rotatedStage`), as Oriented
+ * R-CNN's delta coder: the centre offset is measured in the RoI's own frame (along its w and h
+ * sides) relative to its w and h, the sizes are log ratios to the RoI's w and h, and the angle is
+ * the difference of angles in radians. A rectangle is the same after swapping w and h and turning
+ * by 90 degrees, so the target takes the description whose angle is within 45 degrees of the RoI's:
+ * the angle delta stays in [-pi/4, pi/4) and no target sits on the +-90 degree seam. 5 values.
+ */
+export class RotatedRoiCoder {
+  constructor(readonly weights: readonly [number, number, number, number, number] = [10, 10, 5, 5, 10]) {}
+
+  /** `target` rbox relative to rbox `ref` (both [cx, cy, w, h, angleDeg]); writes 5 values. */
+  encode(ref: ArrayLike<number>, r: number, target: ArrayLike<number>, t: number, out: Float32Array, o: number): void {
+    const [wx, wy, ww, wh, wa] = this.weights;
+    const rw = ref[5 * r + 2], rh = ref[5 * r + 3];
+    const ra = (ref[5 * r + 4] * Math.PI) / 180;
+    let gw = target[5 * t + 2], gh = target[5 * t + 3];
+    let d = (target[5 * t + 4] * Math.PI) / 180 - ra;
+    d -= Math.PI * Math.floor(d / Math.PI + 0.5); // [-pi/2, pi/2)
+    if (d >= Math.PI / 4) {
+      [gw, gh] = [gh, gw];
+      d -= Math.PI / 2;
+    } else if (d < -Math.PI / 4) {
+      [gw, gh] = [gh, gw];
+      d += Math.PI / 2;
+    }
+    const dx = target[5 * t] - ref[5 * r], dy = target[5 * t + 1] - ref[5 * r + 1];
+    const c = Math.cos(ra), s = Math.sin(ra);
+    out[o] = (wx * (dx * c - dy * s)) / rw;
+    out[o + 1] = (wy * (dx * s + dy * c)) / rh;
+    out[o + 2] = ww * Math.log(gw / rw);
+    out[o + 3] = wh * Math.log(gh / rh);
+    out[o + 4] = wa * d;
+  }
+
+  /** Decode 5 deltas against rbox `ref` into a canonical rbox (w >= h, angle in [-90, 90)). */
+  decode(ref: ArrayLike<number>, r: number, deltas: ArrayLike<number>, d: number, out: Float32Array | number[], o: number): void {
+    const [wx, wy, ww, wh, wa] = this.weights;
+    const rw = ref[5 * r + 2], rh = ref[5 * r + 3];
+    const ra = ref[5 * r + 4];
+    const t = (ra * Math.PI) / 180;
+    const c = Math.cos(t), s = Math.sin(t);
+    const u = (deltas[d] / wx) * rw, v = (deltas[d + 1] / wy) * rh;
+    let w = Math.exp(Math.min(deltas[d + 2] / ww, SCALE_CLAMP)) * rw;
+    let h = Math.exp(Math.min(deltas[d + 3] / wh, SCALE_CLAMP)) * rh;
+    let a = ra + ((deltas[d + 4] / wa) * 180) / Math.PI;
+    if (h > w) {
+      [w, h] = [h, w];
+      a += 90;
+    }
+    a -= 180 * Math.floor((a + 90) / 180);
+    out[o] = ref[5 * r] + u * c + v * s;
+    out[o + 1] = ref[5 * r + 1] - u * s + v * c;
+    out[o + 2] = w;
+    out[o + 3] = h;
+    out[o + 4] = a;
+  }
+}

@@ -3,7 +3,30 @@ import type { TwoStageConfig } from './two-stage.ts';
 /** Rotated Faster R-CNN (nanorods): the shared two-stage settings plus its task tag. */
 export interface RotatedRcnnConfig extends TwoStageConfig {
   task: 'rotated-detection';
+  /**
+   * Optional second stage on ROTATED RoIs (docs/training.md): the first stage's decoded boxes are
+   * pooled along their own axes (rotated RoIAlign, window `extend` x the box) and a second head
+   * (`roi_heads2.*`) scores them and regresses rotated deltas (RotatedRoiCoder). Training samples
+   * its RoIs among the first stage's decoded boxes and the GT, matched by rotated IoU.
+   */
+  rotatedStage?: RotatedStageConfig;
 }
+
+export interface RotatedStageConfig {
+  /** Rotated IoU at which a RoI is a positive. */
+  iouThreshold: number;
+  batchPerImage: number;
+  positiveFraction: number;
+  poolSize: number;
+  samplingRatio: number;
+  extend: [number, number];
+  /** Weight of the second stage's score in the final one (the rest is the first stage's). */
+  scoreWeight: number;
+}
+
+export const DEFAULT_ROTATED_STAGE: RotatedStageConfig = {
+  iouThreshold: 0.5, batchPerImage: 256, positiveFraction: 0.5, poolSize: 7, samplingRatio: 2, extend: [1.2, 1.4], scoreWeight: 0.5,
+};
 
 /** Settings both detectors start from (detectron2's defaults, scaled to a light backbone and EM sizes). */
 export function twoStageDefaults(classes: string[]): TwoStageConfig {

@@ -1,5 +1,6 @@
 import { SpecBuilder, fpn, resnet, rpnHead } from '../net/builders.ts';
 import type { NetSpec } from '../net/spec.ts';
+import type { RotatedStageConfig } from './config.ts';
 import type { TwoStageConfig } from './two-stage.ts';
 
 export const FPN_LEVELS = ['fpn.output2', 'fpn.output3', 'fpn.output4', 'fpn.output5'] as const;
@@ -26,5 +27,18 @@ export function boxHeadSpec(c: TwoStageConfig, deltas: { name: string; dim: numb
   const fc2 = b.relu(b.conv('roi_heads.fc2', fc1, c.roi.fcDim, 1, 1, { bias: true }));
   const cls = b.conv('roi_heads.cls_score', fc2, c.classes.length + 1, 1, 1, { bias: true, init: { std: 0.01 } });
   const out = b.conv(deltas.name, fc2, deltas.dim, 1, 1, { bias: true, init: { std: 0.001 } });
+  return b.build([cls, out]);
+}
+
+/**
+ * Second-stage head on rotated RoI features [R, P, P, C] (`rroi_features`): the box head's layout
+ * under `roi_heads2.*`, class logits (K + 1) and 5 rotated deltas (RotatedRoiCoder).
+ */
+export function rotatedHeadSpec(c: TwoStageConfig, stage: RotatedStageConfig): NetSpec {
+  const b = new SpecBuilder([{ name: 'rroi_features', channels: c.fpnChannels }]);
+  const fc1 = b.relu(b.conv('roi_heads2.fc1', 'rroi_features', c.roi.fcDim, stage.poolSize, 1, { bias: true, padding: 'valid' }));
+  const fc2 = b.relu(b.conv('roi_heads2.fc2', fc1, c.roi.fcDim, 1, 1, { bias: true }));
+  const cls = b.conv('roi_heads2.cls_score', fc2, c.classes.length + 1, 1, 1, { bias: true, init: { std: 0.01 } });
+  const out = b.conv('roi_heads2.rbox_pred', fc2, 5, 1, 1, { bias: true, init: { std: 0.001 } });
   return b.build([cls, out]);
 }
