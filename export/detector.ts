@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EmsegError, invalidArgument } from '../core/errors.ts';
 import { DEFAULT_NORMALIZATION } from '../core/preprocess/normalize.ts';
+import { RotatedRoiCoder } from '../training/detection/box-coder.ts';
 import type { RotatedRcnnConfig } from '../training/detection/config.ts';
 import type { MaskRcnnConfig } from '../training/detection/mask-config.ts';
 import { FPN_LEVELS, FPN_STRIDES } from '../training/detection/specs.ts';
@@ -10,8 +11,9 @@ import type { NetSpec } from '../training/net/spec.ts';
 import { type DetectorCheckpoint, readDetectorCheckpoint } from './detection/checkpoint.ts';
 import { column, rowCount } from './detection/graph-helpers.ts';
 import { emitBoxDecode, emitClassMasks, emitMaskDetections } from './detection/mask-postprocess.ts';
-import { emitDetections, emitEnclosingBoxes, emitRotatedDecode, fixedRows } from './detection/postprocess.ts';
+import { emitDetections, emitEnclosingBoxes, emitRotatedDecode, emitRotatedFromBoxes, emitRotatedRoiDecode, fixedRows } from './detection/postprocess.ts';
 import { emitMultiLevelRoiAlign } from './detection/roi.ts';
+import { emitMultiLevelRotatedRoiAlign } from './detection/rotated-roi.ts';
 import { emitRpnProposals } from './detection/rpn.ts';
 import { storeWeightsAsFloat16 } from './fp16.ts';
 import { type ModelSummary, summarizeModel } from './model-summary.ts';
@@ -84,6 +86,8 @@ export interface DetectorSource {
   head: NetSpec;
   /** Mask R-CNN's mask head (config.task 'instance-segmentation'). */
   maskHead?: NetSpec;
+  /** The rotated detector's second stage (config.rotatedStage). */
+  rotatedHead?: NetSpec;
   weights: SpecWeights;
   /** Checkpoint metrics (manifest.metrics), stored as metadata. */
   metrics?: unknown;
@@ -243,7 +247,8 @@ export function buildDetector(source: DetectorSource, options: DetectorOptions =
     let rboxes = emitRotatedDecode(body, proposals.boxes, boxDeltas);
     let finalProbs = probs;
     let rois = proposals.boxes;
-    for (let pass = 0; pass < r.refine; pass++) {
+    const stage = config.rotatedStage;
+    for (let pass = 0; pass < (stage ? 0 : r.refine); pass++) {
       // As RotatedRcnn.predict: re-pool at the enclosing box of each decoded rbox (the previous box
       // where the decoding is degenerate), apply the same head again, decode from the new boxes.
       const w = column(body, rboxes, 2);
@@ -255,6 +260,28 @@ export function buildDetector(source: DetectorSource, options: DetectorOptions =
       }, { reuseInitializers: true });
       finalProbs = body.op('Softmax', [flat(again['roi_heads.cls_score'])], [attr.int('axis', 1)], 'class_probs');
       rboxes = emitRotatedDecode(body, rois, flat(again['roi_heads.rbox_pred']));
+    }
+    if (stage) {
+      // As RotatedRcnn.predict: the second stage pools the first stage's boxes along their own axes
+      // (the proposal, angle 0, where the decoding is degenerate), mixes the two stages' class
+      // probabilities and decodes rotated deltas; refinement passes repeat this stage.
+      if (!source.rotatedHead) throw invalidArgument('rotated second-stage head', 'the roi_heads2 network of a config with rotatedStage', 'none');
+      const rotatedHead = source.rotatedHead;
+      const weights = new RotatedRoiCoder().weights;
+      const valid = (rb: string): string => body.unsqueeze(body.and(body.greater(column(body, rb, 2), body.scalar('float32', 0)), body.greater(column(body, rb, 3), body.scalar('float32', 0))), [1]);
+      let rrois = body.where(valid(rboxes), rboxes, emitRotatedFromBoxes(body, proposals.boxes));
+      const second = (at: string, reuse: boolean): Record<string, string> => emitSpec({ ops: body, initializers }, rotatedHead, source.weights, {
+        rroi_features: emitMultiLevelRotatedRoiAlign(body, features, at, { strides: FPN_STRIDES, poolSize: stage.poolSize, samplingRatio: stage.samplingRatio, extend: stage.extend }),
+      }, { reuseInitializers: reuse });
+      let out = second(rrois, false);
+      for (let pass = 0; pass < r.refine; pass++) {
+        const next = emitRotatedRoiDecode(body, rrois, flat(out['roi_heads2.rbox_pred']), weights);
+        rrois = body.where(valid(next), next, rrois);
+        out = second(rrois, true);
+      }
+      const probs2 = body.op('Softmax', [flat(out['roi_heads2.cls_score'])], [attr.int('axis', 1)], 'class_probs2');
+      finalProbs = body.add(body.mul(probs, body.scalar('float32', 1 - stage.scoreWeight)), body.mul(probs2, body.scalar('float32', stage.scoreWeight)));
+      rboxes = emitRotatedRoiDecode(body, rrois, flat(out['roi_heads2.rbox_pred']), weights);
     }
     const det = emitDetections(body, finalProbs, rboxes, validWidth, validHeight, post);
     scan = [
@@ -349,6 +376,7 @@ export function buildFromCheckpoint(ck: DetectorCheckpoint, options: DetectorOpt
     backbone: ck.backbone,
     head: ck.head,
     ...(ck.maskHead ? { maskHead: ck.maskHead } : {}),
+    ...(ck.rotatedHead ? { rotatedHead: ck.rotatedHead } : {}),
     weights: ck.weights,
     metrics: manifest.metrics,
     pixelSizeNm: typeof manifest.pixelSizeNm === 'number' ? manifest.pixelSizeNm : null,

@@ -13,14 +13,17 @@ import { loadCheckpoint, saveCheckpoint, type CheckpointManifest } from './check
 import { DEFAULT_AUGMENT, type AugmentOptions } from './data/augment.ts';
 import { loadNormalizedImage, loadRboxDataset, type RboxDataset } from './data/dataset.ts';
 import { type InstanceDataset, loadInstanceDataset } from './data/instances.ts';
-import { DEFAULT_ROTATED_STAGE, defaultRotatedRcnnConfig } from './detection/config.ts';
-import { defaultMaskRcnnConfig } from './detection/mask-config.ts';
+import { DEFAULT_ROTATED_STAGE, type RotatedRcnnConfig, type RotatedStageConfig, defaultRotatedRcnnConfig } from './detection/config.ts';
+import { type MaskRcnnConfig, defaultMaskRcnnConfig } from './detection/mask-config.ts';
 import { type DetectorConfig, DetectorReplica, type DetectorReplicaInit, type DetectorShard, type GenericDetection } from './detection/replica.ts';
 import { modelSpecs } from './detection/model-specs.ts';
 import { paramsOf } from './net/spec.ts';
 import { DataParallel } from './parallel/data-parallel.ts';
 
 export type Task = 'rotated-detection' | 'instance-segmentation';
+
+/** Model settings a config file may override; a partial `rotatedStage` takes the defaults for the rest. */
+export type ConfigOverrides = Partial<MaskRcnnConfig> | (Partial<Omit<RotatedRcnnConfig, 'rotatedStage'>> & { rotatedStage?: Partial<RotatedStageConfig> });
 
 export interface TrainOptions {
   task: Task;
@@ -36,7 +39,7 @@ export interface TrainOptions {
   evalPeriod: number;
   logPeriod: number;
   augment: AugmentOptions;
-  config?: Partial<DetectorConfig>;
+  config?: ConfigOverrides;
   /** ONNX file whose tensors initialise the backbone (by name, else by shape; training/init-from-onnx.ts). */
   initBackbone?: string;
   /**

@@ -5,8 +5,7 @@ import { invalidArgument } from '../core/errors.ts';
 import { seededRandom } from '../core/random.ts';
 import { writeFileAtomic } from '../sdk-node/write-file.ts';
 import { twoStageDefaults } from './detection/config.ts';
-import type { DetectorConfig } from './detection/replica.ts';
-import { type TrainOptions, trainDetector } from './train.ts';
+import { type ConfigOverrides, type TrainOptions, trainDetector } from './train.ts';
 
 /**
  * `emseg tune`: random search over the settings that matter most for small EM datasets (learning
@@ -17,7 +16,7 @@ import { type TrainOptions, trainDetector } from './train.ts';
  * resumes where it stopped. Trials are scored by their best validation AP (segm or rbox).
  */
 export interface TuneOptions {
-  base: Omit<TrainOptions, 'out' | 'maxSteps' | 'lr' | 'warmup' | 'augment' | 'config'> & { config?: Partial<DetectorConfig>; augment?: TrainOptions['augment'] };
+  base: Omit<TrainOptions, 'out' | 'maxSteps' | 'lr' | 'warmup' | 'augment' | 'config'> & { config?: ConfigOverrides; augment?: TrainOptions['augment'] };
   out: string;
   trials: number;
   /** Longest schedule a trial may draw (steps). */
@@ -84,7 +83,7 @@ export function trialOptions(o: TuneOptions, k: number, s: TrialSettings): Train
     // train merges the config shallowly: nested groups are completed from the defaults here.
     rpn: { ...defaults.rpn, ...base.rpn, positiveFraction: s.rpnPositiveFraction },
     roi: { ...defaults.roi, ...base.roi, batchPerImage: s.roiBatchPerImage, positiveFraction: s.roiPositiveFraction },
-  } as Partial<DetectorConfig>;
+  } as ConfigOverrides;
   return {
     ...o.base,
     out: join(o.out, `trial-${k}`),

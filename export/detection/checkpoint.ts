@@ -4,8 +4,7 @@ import { EmsegError } from '../../core/errors.ts';
 import { type CheckpointManifest, loadCheckpoint } from '../../training/checkpoint.ts';
 import type { RotatedRcnnConfig } from '../../training/detection/config.ts';
 import type { MaskRcnnConfig } from '../../training/detection/mask-config.ts';
-import { maskBoxHeadSpec, maskHeadSpec } from '../../training/detection/mask-specs.ts';
-import { backboneSpec, boxHeadSpec } from '../../training/detection/specs.ts';
+import { modelSpecs } from '../../training/detection/model-specs.ts';
 import { type NetSpec, paramsOf } from '../../training/net/spec.ts';
 import type { SpecWeights } from '../net/index.ts';
 
@@ -28,6 +27,8 @@ export interface DetectorCheckpoint {
   head: NetSpec;
   /** Mask R-CNN's mask head (instance-segmentation only). */
   maskHead?: NetSpec;
+  /** The rotated detector's second stage (config.rotatedStage). */
+  rotatedHead?: NetSpec;
   /** Parameters of both networks by name (tfjs layouts), views into one buffer. */
   weights: SpecWeights;
   paramCount: number;
@@ -61,6 +62,14 @@ const CONFIG_FIELDS: [string, Check, string][] = [
   ['test.detectionsPerImage', isPositiveInt, 'a positive integer'],
 ];
 
+/** Fields of the rotated detector's optional second stage (checked when config.rotatedStage is present). */
+const ROTATED_STAGE_FIELDS: [string, Check, string][] = [
+  ['rotatedStage.poolSize', isPositiveInt, 'a positive integer'],
+  ['rotatedStage.samplingRatio', isPositiveInt, 'a positive integer'],
+  ['rotatedStage.extend', tuple(2, (v) => isNumber(v) && (v as number) > 0), '2 positive numbers'],
+  ['rotatedStage.scoreWeight', isProbability, 'a number in [0, 1]'],
+];
+
 /** Fields only Mask R-CNN has. */
 const MASK_FIELDS: [string, Check, string][] = [
   ['mask.poolSize', isPositiveInt, 'a positive integer'],
@@ -88,7 +97,8 @@ export function checkDetectorConfig(config: unknown, file: string): RotatedRcnnC
     throw new EmsegError('EMSEG_FORMAT_UNSUPPORTED', `${file}: config.task is ${JSON.stringify(task)}; emseg-export writes ${DETECTOR_TASKS.map((t) => `"${t}"`).join(' and ')} models`, { file, path: 'config.task' });
   }
   const problems: string[] = [];
-  for (const [path, ok, expected] of task === 'instance-segmentation' ? [...CONFIG_FIELDS, ...MASK_FIELDS] : CONFIG_FIELDS) {
+  const extra = task === 'instance-segmentation' ? MASK_FIELDS : field(config, 'rotatedStage') !== undefined ? ROTATED_STAGE_FIELDS : [];
+  for (const [path, ok, expected] of [...CONFIG_FIELDS, ...extra]) {
     const v = field(config, path);
     if (v === undefined) problems.push(`config.${path} is missing (expected ${expected})`);
     else if (!ok(v)) problems.push(`config.${path} is ${JSON.stringify(v)} (expected ${expected})`);
@@ -136,11 +146,10 @@ export async function readDetectorCheckpoint(dir: string): Promise<DetectorCheck
   if (manifest.task !== undefined && manifest.task !== config.task) {
     throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${manifestFile}: task ${JSON.stringify(manifest.task)} but config.task ${JSON.stringify(config.task)}`, { file: manifestFile, path: 'task' });
   }
-  const backbone = backboneSpec(config);
-  const masked = config.task === 'instance-segmentation';
-  const head = masked ? maskBoxHeadSpec(config) : boxHeadSpec(config);
-  const maskHead = masked ? maskHeadSpec(config) : undefined;
-  const specParams = [...paramsOf(backbone), ...paramsOf(head), ...(maskHead ? paramsOf(maskHead) : [])];
+  const [backbone, head, third] = modelSpecs(config);
+  const maskHead = config.task === 'instance-segmentation' ? third : undefined;
+  const rotatedHead = config.task === 'rotated-detection' ? third : undefined;
+  const specParams = [backbone, head, ...(third ? [third] : [])].flatMap((spec) => paramsOf(spec));
   const expected = specParams.reduce((n, p) => n + p.shape.reduce((a, d) => a * d, 1), 0);
   if (params.length !== expected) {
     throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${manifestFile}: the config describes networks with ${expected} parameters, the checkpoint holds ${params.length}`, { file: manifestFile, path: 'paramCount' });
@@ -160,5 +169,5 @@ export async function readDetectorCheckpoint(dir: string): Promise<DetectorCheck
     weights.set(p.name, params.subarray(offset, offset + size));
     offset += size;
   }
-  return { dir, manifest, task: config.task, config, backbone, head, ...(maskHead ? { maskHead } : {}), weights, paramCount: params.length };
+  return { dir, manifest, task: config.task, config, backbone, head, ...(maskHead ? { maskHead } : {}), ...(rotatedHead ? { rotatedHead } : {}), weights, paramCount: params.length };
 }

@@ -1,5 +1,6 @@
 import type { OpBuilder } from '../onnx/index.ts';
 import { rotatedNmsNode } from '../ops/rotated-nms.ts';
+import { SCALE_CLAMP } from '../../training/detection/box-coder.ts';
 import { atan2, column, padRows, rowCount1d, stackColumns, whereTrue } from './graph-helpers.ts';
 
 /**
@@ -45,6 +46,43 @@ export function emitRotatedDecode(b: OpBuilder, proposals: string, deltas: strin
   const cx = b.add(b.mul(b.div(dx, f64(10)), pw), px);
   const cy = b.add(b.mul(b.div(dy, f64(10)), ph), py);
   return b.cast(stackColumns(b, [cx, cy, w, h, angle]), 'float32');
+}
+
+/**
+ * RotatedRoiCoder.decode (training/detection/box-coder.ts, the second stage) for every row: 5 deltas
+ * against rotated RoIs [R, 5], float64 arithmetic (Cos and Sin in float32, as onnxruntime has them),
+ * canonical result float32 [R, 5] (w >= h, angle in [-90, 90)).
+ */
+export function emitRotatedRoiDecode(b: OpBuilder, rrois: string, deltas: string, weights: readonly [number, number, number, number, number]): string {
+  const f64 = (v: number): string => b.scalar('float64', v);
+  const r = b.cast(rrois, 'float64');
+  const d = b.cast(deltas, 'float64');
+  const [rx, ry, rw, rh, ra] = [0, 1, 2, 3, 4].map((i) => column(b, r, i));
+  const [dx, dy, dw, dh, da] = [0, 1, 2, 3, 4].map((i) => column(b, d, i));
+  const t = b.cast(b.mul(ra, f64(Math.PI / 180)), 'float32');
+  const c = b.cast(b.op('Cos', [t]), 'float64');
+  const s = b.cast(b.op('Sin', [t]), 'float64');
+  const u = b.mul(b.div(dx, f64(weights[0])), rw);
+  const v = b.mul(b.div(dy, f64(weights[1])), rh);
+  const clamp = f64(SCALE_CLAMP);
+  const w0 = b.mul(b.op('Exp', [b.min(b.div(dw, f64(weights[2])), clamp)]), rw);
+  const h0 = b.mul(b.op('Exp', [b.min(b.div(dh, f64(weights[3])), clamp)]), rh);
+  const a0 = b.add(ra, b.div(b.mul(b.div(da, f64(weights[4])), f64(180)), f64(Math.PI)));
+  const swap = b.greater(h0, w0);
+  const w = b.where(swap, h0, w0);
+  const h = b.where(swap, w0, h0);
+  const a1 = b.where(swap, b.add(a0, f64(90)), a0);
+  const angle = b.sub(a1, b.mul(f64(180), b.op('Floor', [b.div(b.add(a1, f64(90)), f64(180))])));
+  const cx = b.add(rx, b.add(b.mul(u, c), b.mul(v, s)));
+  const cy = b.add(ry, b.sub(b.mul(v, c), b.mul(u, s)));
+  return b.cast(stackColumns(b, [cx, cy, w, h, angle]), 'float32');
+}
+
+/** core/geometry/rotated-box.ts `rotatedBoxFromXYXY` of float32 boxes [n, 4]: [n, 5] float32. */
+export function emitRotatedFromBoxes(b: OpBuilder, boxes: string): string {
+  const [x1, y1, x2, y2] = [0, 1, 2, 3].map((i) => column(b, boxes, i));
+  const half = b.scalar('float32', 0.5);
+  return stackColumns(b, [b.mul(b.add(x1, x2), half), b.mul(b.add(y1, y2), half), b.sub(x2, x1), b.sub(y2, y1), b.mul(x1, b.scalar('float32', 0))]);
 }
 
 /**

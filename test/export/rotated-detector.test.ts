@@ -318,6 +318,34 @@ describe('emseg-export: rotated detector parity with the tfjs reference', () => 
     assert.throws(() => buildFromCheckpoint(ck, { refine: 9 }), (e: unknown) => e instanceof EmsegError && /box refinement passes/.test(e.message));
   });
 
+  it('rotated second stage (rotated RoIAlign as GridSample), also with 1 refinement pass: detections equal predictNormalized', async () => {
+    const dir = join(work, 'stage2');
+    await writeSmallRotatedCheckpoint(dir, CLASSES, [0.5, -1, 2.5], { rotatedStage: true });
+    const model = await loadTrainedModel(dir, 'wasm');
+    assert.ok(model instanceof RotatedRcnn && model.rotatedHead);
+    const firstStage = predictNormalized(reference, images[0], SIZE, SIZE);
+    const ck = await readDetectorCheckpoint(dir);
+    assert.ok(ck.rotatedHead, 'the checkpoint reader finds the second stage');
+    try {
+      for (const refine of [0, 1]) {
+        model.config.test = { ...model.config.test, refine };
+        const want = predictNormalized(model, images[0], SIZE, SIZE);
+        assert.ok(want.length >= 30, `${want.length} detections`);
+        // The same first stage (same seeds): the second stage must move the boxes.
+        const moved = want.filter((d) => !firstStage.some((f) => Math.abs(f.rbox![0] - d.rbox![0]) < 1e-3 && Math.abs(f.rbox![1] - d.rbox![1]) < 1e-3)).length;
+        assert.ok(moved > want.length / 2, `the second stage moved ${moved} of ${want.length} detections`);
+        const onnx = encodeModel(buildFromCheckpoint(ck, { refine }));
+        for (const rt of RUNTIMES) {
+          const { detections } = await runDetector(rt, onnx, [images[0]], [[0, 0]]);
+          const worst = compareDetections(detections[0], want, `second stage, refine ${refine}, ${rt.name}`);
+          console.log(`second stage, refine ${refine}, ${rt.name}: ${want.length} detections identical to tfjs; max |error| rbox ${worst.rbox.toExponential(2)}, score ${worst.score.toExponential(2)}`);
+        }
+      }
+    } finally {
+      for (const v of model.params.values()) v.dispose();
+    }
+  });
+
   it('score threshold 1: no detections, all outputs zero', async () => {
     const ck = await readDetectorCheckpoint(smallDir);
     const none = encodeModel(buildFromCheckpoint(ck, { scoreThreshold: 1 }));

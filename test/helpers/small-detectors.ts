@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { type CheckpointManifest, saveCheckpoint } from '../../training/checkpoint.ts';
-import { type RotatedRcnnConfig, defaultRotatedRcnnConfig } from '../../training/detection/config.ts';
+import { DEFAULT_ROTATED_STAGE, type RotatedRcnnConfig, defaultRotatedRcnnConfig } from '../../training/detection/config.ts';
 import { type MaskRcnnConfig, defaultMaskRcnnConfig } from '../../training/detection/mask-config.ts';
 import { MaskRcnn } from '../../training/detection/mask-rcnn.ts';
 import { RotatedRcnn } from '../../training/detection/rotated-rcnn.ts';
-import { backboneSpec, boxHeadSpec } from '../../training/detection/specs.ts';
+import { modelSpecs } from '../../training/detection/model-specs.ts';
 import { paramsOf } from '../../training/net/spec.ts';
 
 /**
@@ -52,7 +52,7 @@ export function smallRotatedConfig(classes: string[]): RotatedRcnnConfig {
 }
 
 export function rotatedManifest(config: RotatedRcnnConfig, paramCount: number, extra: Partial<CheckpointManifest> = {}): CheckpointManifest {
-  const params = [...paramsOf(backboneSpec(config)), ...paramsOf(boxHeadSpec(config))].map((p) => ({ name: p.name, shape: p.shape }));
+  const params = modelSpecs(config).flatMap((spec) => paramsOf(spec)).map((p) => ({ name: p.name, shape: p.shape }));
   return { format: 'emseg-checkpoint-1', task: 'rotated-detection', step: 0, paramCount, config, params, ...extra };
 }
 
@@ -64,8 +64,8 @@ export function rotatedManifest(config: RotatedRcnnConfig, paramCount: number, e
  * change aspect) with (cos 2t, sin 2t) of length ~1 as a trained head gives (a short vector makes the
  * angle, half its argument, sensitive to float32 differences of the head: 1e-5 / 0.1 rad).
  */
-export async function writeSmallRotatedCheckpoint(dir: string, classes: string[], classBias: number[]): Promise<void> {
-  const config = smallRotatedConfig(classes);
+export async function writeSmallRotatedCheckpoint(dir: string, classes: string[], classBias: number[], o: { rotatedStage?: boolean } = {}): Promise<void> {
+  const config = { ...smallRotatedConfig(classes), ...(o.rotatedStage ? { rotatedStage: DEFAULT_ROTATED_STAGE } : {}) };
   const model = RotatedRcnn.create(config, 3);
   const scale = scaler(model.params);
   scale('rpn.objectness.l0.weight', (x) => 10 * x);
@@ -75,7 +75,14 @@ export async function writeSmallRotatedCheckpoint(dir: string, classes: string[]
   // Weights [1, 1, fcDim, 6]: output channel i % 6. Angles as (cos 2t, sin 2t) near the unit circle, as trained.
   scale('roi_heads.rbox_pred.weight', (x, i) => (i % 6 < 4 ? 10 : 3) * x);
   scale('roi_heads.rbox_pred.bias', (_, i) => [0, 0, 1.5, -1, 0.6, 0.8][i]);
-  const flat = flatParams(model.params, [...paramsOf(model.backbone), ...paramsOf(model.head)]);
+  if (o.rotatedStage) {
+    // The second stage likewise: scores over the range, rotated deltas of order 0.1-1 (5 per RoI).
+    scale('roi_heads2.cls_score.weight', (x) => 2 * x);
+    scale('roi_heads2.cls_score.bias', (_, i) => classBias[i]);
+    scale('roi_heads2.rbox_pred.weight', (x) => 10 * x);
+    scale('roi_heads2.rbox_pred.bias', (_, i) => [0.5, -0.5, 0.5, 0.3, 1][i]);
+  }
+  const flat = flatParams(model.params, modelSpecs(config).flatMap((spec) => paramsOf(spec)));
   await saveCheckpoint(dir, rotatedManifest(config, flat.length, { metrics: { best: { AP: 0.5, AP50: 0.75 } } }), flat);
 }
 
