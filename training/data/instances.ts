@@ -108,9 +108,9 @@ export function augmentInstances(img: Float32Array, s: InstanceSample, seed: num
 /**
  * Mask R-CNN target of one positive RoI: the GT mask resampled on a `size` x `size` grid over the
  * box (bilinear at each cell's 2 x 2 sample points, averaged), then >= 0.5, as detectron2 crops and
- * resizes the GT bitmask with RoIAlign.
+ * resizes the GT bitmask with RoIAlign; with `soft`, the averaged coverage itself.
  */
-export function maskTarget(c: MaskCrop, box: ArrayLike<number>, o: number, size: number, out: Float32Array, at: number): void {
+export function maskTarget(c: MaskCrop, box: ArrayLike<number>, o: number, size: number, out: Float32Array, at: number, soft = false): void {
   const x1 = box[o], y1 = box[o + 1], bw = (box[o + 2] - x1) / size, bh = (box[o + 3] - y1) / size;
   const sample = (x: number, y: number): number => {
     // Pixel centres at +0.5: continuous position -> crop coordinates.
@@ -124,7 +124,7 @@ export function maskTarget(c: MaskCrop, box: ArrayLike<number>, o: number, size:
     for (let i = 0; i < size; i++) {
       let acc = 0;
       for (let sy = 0; sy < 2; sy++) for (let sx = 0; sx < 2; sx++) acc += sample(x1 + (i + (sx + 0.5) / 2) * bw, y1 + (j + (sy + 0.5) / 2) * bh);
-      out[at + j * size + i] = acc / 4 >= 0.5 ? 1 : 0;
+      out[at + j * size + i] = soft ? acc / 4 : acc / 4 >= 0.5 ? 1 : 0;
     }
   }
 }

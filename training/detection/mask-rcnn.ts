@@ -82,7 +82,7 @@ export class MaskRcnn extends TwoStageDetector<MaskRcnnConfig> {
       const M = this.config.mask.resolution;
       const posBoxes = boxes.subarray(0, npos * 4);
       const targets = new Float32Array(npos * M * M);
-      for (let j = 0; j < npos; j++) maskTarget(gt.masks[matched[j]], posBoxes, 4 * j, M, targets, j * M * M);
+      for (let j = 0; j < npos; j++) maskTarget(gt.masks[matched[j]], posBoxes, 4 * j, M, targets, j * M * M, this.config.mask.softTargets === true);
       const ml = this.maskLogits(this.pool(levels, Float32Array.from(posBoxes), this.config.mask.poolSize)); // [npos, M, M, K]
       const cls1h = tf.oneHot(tf.tensor1d(Int32Array.from({ length: npos }, (_, j) => gt.classes[matched[j]]), 'int32'), K).reshape([npos, 1, 1, K]);
       const chosen = tf.sum(tf.mul(ml, cls1h), 3).reshape([npos * M * M]);
