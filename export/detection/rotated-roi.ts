@@ -44,9 +44,11 @@ export function emitMultiLevelRotatedRoiAlign(b: OpBuilder, features: readonly s
     const gy = b.sub(b.div(y, extent(2)), f32(1));
     const grid = b.reshape(b.concat([b.unsqueeze(gx, [3]), b.unsqueeze(gy, [3])], 3), b.int64s([1, -1, n, 2], 'grid_shape')); // [1, m n, n, 2]
     const sampled = b.op('GridSample', [features[l], grid], [attr.string('mode', 'bilinear'), attr.string('padding_mode', 'zeros'), attr.int('align_corners', 0)], `rotated_roi_l${l}`);
-    // [1, C, m n, n] -> [C, m, P, S, P, S] -> mean over the samples -> [m, C, P, P].
-    const cells = b.reshape(sampled, b.concat([b.shape(features[l], 1, 2), b.int64s([-1, P, S, P, S], 'cells')], 0));
-    const mean = b.op('ReduceMean', [cells], [attr.ints('axes', [3, 5]), attr.int('keepdims', 0)]);
-    return b.op('Transpose', [mean], [attr.ints('perm', [1, 0, 2, 3])]);
+    // [1, C, m P S, P S] -> [C m P, 1, S, P S] (rows of cells in the batch axis, so an empty level is
+    // N = 0, which pooling accepts) -> S x S AveragePool, stride S -> [C m P, 1, 1, P] -> [C, m, P, P].
+    const tiles = b.reshape(sampled, b.int64s([-1, 1, S, n], 'tiles'));
+    const mean = b.op('AveragePool', [tiles], [attr.ints('kernel_shape', [S, S]), attr.ints('strides', [S, S])]);
+    const cells = b.reshape(mean, b.concat([b.shape(features[l], 1, 2), b.int64s([-1, P, P], 'cells')], 0));
+    return b.op('Transpose', [cells], [attr.ints('perm', [1, 0, 2, 3])]);
   });
 }

@@ -32,8 +32,9 @@ before(async () => {
   await selectBackend('wasm');
   work = mkdtempSync(join(tmpdir(), 'emseg-webgpu-'));
   await writeSmallRotatedCheckpoint(join(work, 'rotated'), ['nanorod', 'other'], [0.5, -1, 2.5]);
+  await writeSmallRotatedCheckpoint(join(work, 'rotated2'), ['nanorod', 'other'], [0.5, -1, 2.5], { rotatedStage: true });
   await writeSmallMaskCheckpoint(join(work, 'mask'), ['large_vesicle', 'small_vesicle', 'hole']);
-  for (const name of ['rotated', 'mask']) {
+  for (const name of ['rotated', 'rotated2', 'mask']) {
     await exportDetector(join(work, name), join(work, `${name}.onnx`), { maxDetections: 100 });
     models.set(name, new Uint8Array(readFileSync(join(work, `${name}.onnx`))));
   }
@@ -101,6 +102,15 @@ describe('exported models in onnxruntime-web WebGPU (headless Chromium)', { skip
     const cpu = await onCpu(models.get('rotated') as Uint8Array, image);
     const d = sameDetections(gpu.outputs, cpu, 'rboxes', 5);
     console.log(`WebGPU (${gpu.adapter.architecture}) rotated: ${d.n} detections as CPU; max |error| rbox ${d.box.toExponential(2)}, score ${d.score.toExponential(2)}`);
+  });
+
+  it('rotated detector with the rotated second stage (GridSample): the same detections as onnxruntime-node CPU', async () => {
+    assert.ok(browser);
+    const image = normalizeImage(generateHaadfNanorods(seededRandom(5), { size: SIZE })).data;
+    const gpu = await runInBrowser(browser, '/rotated2.onnx', inputs(image), 'webgpu');
+    const cpu = await onCpu(models.get('rotated2') as Uint8Array, image);
+    const d = sameDetections(gpu.outputs, cpu, 'rboxes', 5);
+    console.log(`WebGPU rotated, second stage: ${d.n} detections as CPU; max |error| rbox ${d.box.toExponential(2)}, score ${d.score.toExponential(2)}`);
   });
 
   it('Mask R-CNN: the same detections and masks as onnxruntime-node CPU', async () => {
