@@ -3,7 +3,10 @@
 # bright-field TEM of nanorods, instance label maps -> rotated boxes by minimum-area rectangles).
 # Held-out split by image (seed 0): 11 train, 2 val (checkpoint selection), 2 test (reported AP).
 # One command reproduces it:
-#   bash recipes/emps-rods.sh [runs/emps-rods] [max-steps]
+#   bash recipes/emps-rods.sh [runs/emps-rods] [max-steps] [config.json] [refine]
+# config: recipes/emps-rods.config.json (default: one-stage, anchors 1/4-4, default augmentation) or
+# recipes/emps-rods-rotated-stage.config.json (anchors 1/8-8, the rotated second stage, scale jitter
+# x0.5-2 for the rods' varied lengths); refine (default 0): test-time passes of the last stage.
 # Environment: WORKERS (default 2), INIT_BACKBONE=model.onnx (backbone initialisation, e.g. a model
 # trained on synthetic rods: recipes/emps-pretraining-study.sh).
 set -euo pipefail
@@ -18,7 +21,7 @@ $EMSEG convert labelmap --images "$EMPS/images" --masks "$EMPS/segmaps" --only "
   --rbox --category nanorod --out "$DATA/all.json"
 $EMSEG dataset split "$DATA/all.json" --out-dir "$DATA/split" --val 0.134 --test 0.134 --seed 0
 $EMSEG train --task rotated-detection --train "$DATA/split/train.json" --val "$DATA/split/val.json" \
-  --out "$OUT" --config recipes/emps-rods.config.json --max-steps "$STEPS" --eval-period 100 \
+  --out "$OUT" --config "${3:-recipes/emps-rods.config.json}" --max-steps "$STEPS" --eval-period 100 \
   --workers "${WORKERS:-2}" --lr 0.01 --seed 0 ${INIT_BACKBONE:+--init-backbone "$INIT_BACKBONE"}
-$EMSEG predict "$OUT/checkpoints/best" --data "$DATA/split/test.json" --max-dets 300 > "$OUT/test-metrics.json"
+$EMSEG predict "$OUT/checkpoints/best" --data "$DATA/split/test.json" --max-dets 300 --refine "${4:-0}" > "$OUT/test-metrics.json"
 cat "$OUT/test-metrics.json"

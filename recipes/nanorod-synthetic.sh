@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rotated Faster R-CNN on synthetic HAADF nanorods (issue 5's measurement): 19 train + 2 val images
 # (seed 1), judged on 20 further images made with seed 2. One command reproduces the zoo model:
-#   bash recipes/nanorod-synthetic.sh [OUT=runs/nanorod-synthetic] [STEPS=3000] [CONFIG] [REFINE=1] [STAGE2_STEPS=1500]
+#   bash recipes/nanorod-synthetic.sh [OUT=runs/nanorod-synthetic] [STEPS=3000] [CONFIG] [REFINE=3] [STAGE2_STEPS=1500]
 # Two phases: (1) the detector with axis-aligned proposals and an oriented box head, STEPS steps with
 # CONFIG (default recipes/nanorod-synthetic.config.json: anchors 1/8-8, the warp augmentation), in
 # OUT/base; (2) unless STAGE2_STEPS is 0, the same detector with the second stage on rotated RoIs
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-runs/nanorod-synthetic}
 STEPS=${2:-3000}
 CONFIG=${3:-recipes/nanorod-synthetic.config.json}
-REFINE=${4:-1}
+REFINE=${4:-3}
 STAGE2_STEPS=${5:-1500}
 EMSEG="node --import tsx cli/emseg.ts"
 DATA=$OUT/data
