@@ -16,13 +16,23 @@ export interface RoiAlignOptions {
   spatialScale: number;
 }
 
-/** Indices into the flattened [H*W] map and weights, 4 neighbours x samples per output cell. */
-export function roiAlignPlan(boxes: ArrayLike<number>, height: number, width: number, o: RoiAlignOptions): { index: Int32Array; weight: Float32Array; perCell: number } {
-  const R = boxes.length / 4, P = o.outputSize, S = o.samplingRatio;
+/** A sampling plan: per output cell, `perCell` (4 neighbours x samples) indices into the flattened [H*W] map and weights. */
+export interface SamplingPlan {
+  index: Int32Array;
+  weight: Float32Array;
+  perCell: number;
+}
+
+/** An empty plan for R boxes of P x P cells with S x S samples each, and the per-sample weight 1 / S^2. */
+export function allocatePlan(R: number, P: number, S: number): SamplingPlan & { norm: number } {
   const perCell = S * S * 4;
-  const index = new Int32Array(R * P * P * perCell);
-  const weight = new Float32Array(R * P * P * perCell);
-  const norm = 1 / (S * S);
+  return { index: new Int32Array(R * P * P * perCell), weight: new Float32Array(R * P * P * perCell), perCell, norm: 1 / (S * S) };
+}
+
+/** Indices into the flattened [H*W] map and weights, 4 neighbours x samples per output cell. */
+export function roiAlignPlan(boxes: ArrayLike<number>, height: number, width: number, o: RoiAlignOptions): SamplingPlan {
+  const R = boxes.length / 4, P = o.outputSize, S = o.samplingRatio;
+  const { index, weight, perCell, norm } = allocatePlan(R, P, S);
   let k = 0;
   for (let r = 0; r < R; r++) {
     // half_pixel: shift by -0.5 after scaling.
@@ -71,21 +81,24 @@ export function roiAlignPlan(boxes: ArrayLike<number>, height: number, width: nu
 
 /** RoIAlign of `boxes` (xyxy image pixels, flat) on one image's feature map [1, H, W, C] -> [R, P, P, C]. */
 export function roiAlign(feature: tf.Tensor4D, boxes: ArrayLike<number>, o: RoiAlignOptions): tf.Tensor4D {
+  return pooledByPlan(feature, boxes.length / 4, o.outputSize, (H, W) => roiAlignPlan(boxes, H, W, o));
+}
+
+/** Features [1, H, W, C] sampled by a plan of R x P x P cells (the plans of RoIAlign and rotated RoIAlign) -> [R, P, P, C]. */
+export function pooledByPlan(feature: tf.Tensor4D, R: number, P: number, plan: (height: number, width: number) => SamplingPlan): tf.Tensor4D {
   const [, H, W, C] = feature.shape;
-  const R = boxes.length / 4, P = o.outputSize;
   if (R === 0) return tf.zeros([0, P, P, C]);
-  const { index, weight, perCell } = roiAlignPlan(boxes, H, W, o);
+  const { index, weight, perCell } = plan(H, W);
   return tf.tidy(() => tf.reshape(weightedGather(tf.reshape(feature, [H * W, C]), index, weight, perCell), [R, P, P, C]) as tf.Tensor4D);
 }
 
-/** FPN level of each box (detectron2's assign_boxes_to_levels: canonical 224 at level 4), clamped. */
-export function fpnLevels(boxes: ArrayLike<number>, minLevel: number, maxLevel: number, canonicalSize = 224, canonicalLevel = 4): Int32Array {
-  const R = boxes.length / 4;
-  const out = new Int32Array(R);
-  for (let r = 0; r < R; r++) {
-    const area = Math.max((boxes[4 * r + 2] - boxes[4 * r]) * (boxes[4 * r + 3] - boxes[4 * r + 1]), 0);
-    const level = Math.floor(canonicalLevel + Math.log2(Math.sqrt(area) / canonicalSize + 1e-8));
-    out[r] = Math.min(Math.max(level, minLevel), maxLevel);
-  }
-  return out;
+/** FPN level of a box of `area` (detectron2's assign_boxes_to_levels: canonical 224 at level 4), clamped. */
+export function fpnLevelOfArea(area: number, minLevel: number, maxLevel: number, canonicalSize = 224, canonicalLevel = 4): number {
+  const level = Math.floor(canonicalLevel + Math.log2(Math.sqrt(Math.max(area, 0)) / canonicalSize + 1e-8));
+  return Math.min(Math.max(level, minLevel), maxLevel);
+}
+
+/** FPN level of each xyxy box, clamped. */
+export function fpnLevels(boxes: ArrayLike<number>, minLevel: number, maxLevel: number): Int32Array {
+  return Int32Array.from({ length: boxes.length / 4 }, (_, r) => fpnLevelOfArea((boxes[4 * r + 2] - boxes[4 * r]) * (boxes[4 * r + 3] - boxes[4 * r + 1]), minLevel, maxLevel));
 }

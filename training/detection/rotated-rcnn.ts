@@ -10,7 +10,7 @@ import type { RotatedRcnnConfig, RotatedStageConfig } from './config.ts';
 import { matchBoxes, sampleMatches } from './matcher.ts';
 import { rotatedFpnLevels, rotatedRoiAlign } from './rotated-roi-align.ts';
 import { FPN_STRIDES, backboneSpec, boxHeadSpec, rotatedHeadSpec } from './specs.ts';
-import { TwoStageDetector } from './two-stage.ts';
+import { TwoStageDetector, poolByLevel } from './two-stage.ts';
 
 /** Ground truth of one image: canonical rboxes (5 per object) and 0-based class indices. */
 export interface RotatedTargets {
@@ -62,23 +62,8 @@ export class RotatedRcnn extends TwoStageDetector<RotatedRcnnConfig> {
 
   /** Rotated RoIAlign of each rbox on its FPN level (by area); rows in the order of `rboxes`. */
   protected poolRotated(levels: tf.Tensor4D[], rboxes: Float32Array, stage: RotatedStageConfig): tf.Tensor4D {
-    const R = rboxes.length / 5;
-    const lv = rotatedFpnLevels(rboxes, 2, 5);
-    const parts: tf.Tensor4D[] = [];
-    const order: number[] = [];
-    for (let l = 0; l < 4; l++) {
-      const idx: number[] = [];
-      for (let i = 0; i < R; i++) if (lv[i] === l + 2) idx.push(i);
-      if (idx.length === 0) continue;
-      const sub = new Float32Array(idx.length * 5);
-      idx.forEach((i, j) => sub.set(rboxes.subarray(5 * i, 5 * i + 5), 5 * j));
-      parts.push(rotatedRoiAlign(levels[l], sub, { outputSize: stage.poolSize, samplingRatio: stage.samplingRatio, spatialScale: 1 / FPN_STRIDES[l], extend: stage.extend }));
-      order.push(...idx);
-    }
-    const pooled = tf.concat(parts, 0);
-    const inverse = new Int32Array(R);
-    order.forEach((orig, pos) => (inverse[orig] = pos));
-    return tf.gather(pooled, tf.tensor1d(inverse, 'int32')) as tf.Tensor4D;
+    return poolByLevel(levels, rboxes, 5, rotatedFpnLevels(rboxes, 2, 5), (feature, sub, l) =>
+      rotatedRoiAlign(feature, sub, { outputSize: stage.poolSize, samplingRatio: stage.samplingRatio, spatialScale: 1 / FPN_STRIDES[l], extend: stage.extend }));
   }
 
   /**

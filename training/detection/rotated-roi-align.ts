@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
-import { weightedGather } from '../backend/weighted-gather.ts';
+import type * as tf from '@tensorflow/tfjs';
+import { type SamplingPlan, allocatePlan, fpnLevelOfArea, pooledByPlan } from './roi-align.ts';
 
 /**
  * Trainable RoIAlign on ROTATED RoIs (RoI Transformer / Oriented R-CNN's second stage), with the
@@ -40,12 +40,9 @@ export function rotatedSamplePoint(rboxes: ArrayLike<number>, r: number, ph: num
 }
 
 /** Indices into the flattened [H*W] map and weights, 4 neighbours x samples per output cell. */
-export function rotatedRoiAlignPlan(rboxes: ArrayLike<number>, height: number, width: number, o: RotatedRoiAlignOptions): { index: Int32Array; weight: Float32Array; perCell: number } {
+export function rotatedRoiAlignPlan(rboxes: ArrayLike<number>, height: number, width: number, o: RotatedRoiAlignOptions): SamplingPlan {
   const R = rboxes.length / 5, P = o.outputSize, S = o.samplingRatio;
-  const perCell = S * S * 4;
-  const index = new Int32Array(R * P * P * perCell);
-  const weight = new Float32Array(R * P * P * perCell);
-  const norm = 1 / (S * S);
+  const { index, weight, perCell, norm } = allocatePlan(R, P, S);
   let k = 0;
   const put = (yi: number, xi: number, wgt: number): void => {
     const inside = yi >= 0 && yi < height && xi >= 0 && xi < width;
@@ -76,21 +73,10 @@ export function rotatedRoiAlignPlan(rboxes: ArrayLike<number>, height: number, w
 
 /** Rotated RoIAlign of `rboxes` (5 per box, image pixels) on one image's feature map [1, H, W, C] -> [R, P, P, C]. */
 export function rotatedRoiAlign(feature: tf.Tensor4D, rboxes: ArrayLike<number>, o: RotatedRoiAlignOptions): tf.Tensor4D {
-  const [, H, W, C] = feature.shape;
-  const R = rboxes.length / 5, P = o.outputSize;
-  if (R === 0) return tf.zeros([0, P, P, C]);
-  const { index, weight, perCell } = rotatedRoiAlignPlan(rboxes, H, W, o);
-  return tf.tidy(() => tf.reshape(weightedGather(tf.reshape(feature, [H * W, C]), index, weight, perCell), [R, P, P, C]) as tf.Tensor4D);
+  return pooledByPlan(feature, rboxes.length / 5, o.outputSize, (H, W) => rotatedRoiAlignPlan(rboxes, H, W, o));
 }
 
 /** FPN level of each rotated box, by its area w * h (the rule fpnLevels applies to axis-aligned boxes). */
-export function rotatedFpnLevels(rboxes: ArrayLike<number>, minLevel: number, maxLevel: number, canonicalSize = 224, canonicalLevel = 4): Int32Array {
-  const R = rboxes.length / 5;
-  const out = new Int32Array(R);
-  for (let r = 0; r < R; r++) {
-    const area = Math.max(rboxes[5 * r + 2] * rboxes[5 * r + 3], 0);
-    const level = Math.floor(canonicalLevel + Math.log2(Math.sqrt(area) / canonicalSize + 1e-8));
-    out[r] = Math.min(Math.max(level, minLevel), maxLevel);
-  }
-  return out;
+export function rotatedFpnLevels(rboxes: ArrayLike<number>, minLevel: number, maxLevel: number): Int32Array {
+  return Int32Array.from({ length: rboxes.length / 5 }, (_, r) => fpnLevelOfArea(rboxes[5 * r + 2] * rboxes[5 * r + 3], minLevel, maxLevel));
 }

@@ -91,23 +91,8 @@ export abstract class TwoStageDetector<C extends TwoStageConfig> {
 
   /** RoIAlign each box on its FPN level; rows in the order of `boxes`. */
   protected pool(levels: tf.Tensor4D[], boxes: Float32Array, outputSize: number): tf.Tensor4D {
-    const R = boxes.length / 4;
-    const lv = fpnLevels(boxes, 2, 5);
-    const parts: tf.Tensor4D[] = [];
-    const order: number[] = [];
-    for (let l = 0; l < 4; l++) {
-      const idx: number[] = [];
-      for (let i = 0; i < R; i++) if (lv[i] === l + 2) idx.push(i);
-      if (idx.length === 0) continue;
-      const sub = new Float32Array(idx.length * 4);
-      idx.forEach((i, j) => sub.set(boxes.subarray(4 * i, 4 * i + 4), 4 * j));
-      parts.push(roiAlign(levels[l], sub, { outputSize, samplingRatio: this.config.roi.samplingRatio, spatialScale: 1 / FPN_STRIDES[l] }));
-      order.push(...idx);
-    }
-    const pooled = tf.concat(parts, 0);
-    const inverse = new Int32Array(R);
-    order.forEach((orig, pos) => (inverse[orig] = pos));
-    return tf.gather(pooled, tf.tensor1d(inverse, 'int32')) as tf.Tensor4D;
+    return poolByLevel(levels, boxes, 4, fpnLevels(boxes, 2, 5), (feature, sub, l) =>
+      roiAlign(feature, sub, { outputSize, samplingRatio: this.config.roi.samplingRatio, spatialScale: 1 / FPN_STRIDES[l] }));
   }
 
   /** Run `fn` in a tfjs scope that frees every intermediate on exit (tf.tidy only returns tensors). */
@@ -169,4 +154,27 @@ export abstract class TwoStageDetector<C extends TwoStageConfig> {
     rois.forEach((i, j) => out.set(boxes.subarray(4 * i, 4 * i + 4), 4 * j));
     return { boxes: out, matched: Int32Array.from(rois, (i) => match[i]), positives: s.positives.length };
   }
+}
+
+/**
+ * Pool each box (`width` numbers per box) on its FPN level (`level`: 2..5 per box) with `poolOne`
+ * (feature map, that level's boxes, level index 0..3), rows back in the order of `boxes`.
+ */
+export function poolByLevel(levels: tf.Tensor4D[], boxes: Float32Array, width: number, level: Int32Array, poolOne: (feature: tf.Tensor4D, boxes: Float32Array, l: number) => tf.Tensor4D): tf.Tensor4D {
+  const R = boxes.length / width;
+  const parts: tf.Tensor4D[] = [];
+  const order: number[] = [];
+  for (let l = 0; l < 4; l++) {
+    const idx: number[] = [];
+    for (let i = 0; i < R; i++) if (level[i] === l + 2) idx.push(i);
+    if (idx.length === 0) continue;
+    const sub = new Float32Array(idx.length * width);
+    idx.forEach((i, j) => sub.set(boxes.subarray(width * i, width * i + width), width * j));
+    parts.push(poolOne(levels[l], sub, l));
+    order.push(...idx);
+  }
+  const pooled = tf.concat(parts, 0);
+  const inverse = new Int32Array(R);
+  order.forEach((orig, pos) => (inverse[orig] = pos));
+  return tf.gather(pooled, tf.tensor1d(inverse, 'int32')) as tf.Tensor4D;
 }
