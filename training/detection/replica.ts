@@ -122,7 +122,11 @@ export class DetectorReplica implements Replica {
     const loss = value.dataSync()[0];
     let off = 0;
     for (const v of this.vars) {
-      this.flat.set(grads[v.name].dataSync() as Float32Array, off);
+      // A network that took no part in this step's loss has no gradient (e.g. the rotated second
+      // stage on an augmented image whose objects all left the canvas): zero, not a crash.
+      const g = grads[v.name];
+      if (g) this.flat.set(g.dataSync() as Float32Array, off);
+      else this.flat.fill(0, off, off + v.size);
       off += v.size;
     }
     tf.dispose([value, ...Object.values(grads)]);
