@@ -183,14 +183,7 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
     const specs = [...paramsOfModel(config)];
     const backbone = specs.filter((p) => p.name.startsWith('backbone.'));
     const init = await readBackboneInit(o.initBackbone, backbone);
-    const { params } = await engine.state();
-    let offset = 0;
-    for (const p of specs) {
-      const v = init.values.get(p.name);
-      if (v) params.set(v, offset);
-      offset += p.shape.reduce((a, d) => a * d, 1);
-    }
-    await engine.load({ params, momentum: new Float32Array(params.length) });
+    await overwriteParams(engine, specs, (p) => init.values.get(p.name));
     log(`initialised ${init.values.size} of ${backbone.length} backbone tensors from ${o.initBackbone} (${init.byName.length} by name, ${init.byShape.length} convolutions by shape)`);
   }
   if (o.initFrom && start === 0) {
@@ -203,19 +196,10 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
       off += size;
     }
     if (off !== from.params.length) throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${o.initFrom}: the manifest lists ${off} parameters, params.bin holds ${from.params.length}`, { file: o.initFrom });
-    const { params } = await engine.state();
     const specs = [...paramsOfModel(config)];
-    let offset = 0, copied = 0;
-    for (const p of specs) {
-      const v = byName.get(`${p.name}:${p.shape.join('x')}`);
-      if (v) {
-        params.set(v, offset);
-        copied++;
-      }
-      offset += p.shape.reduce((a, d) => a * d, 1);
-    }
+    const copied = specs.filter((p) => byName.has(`${p.name}:${p.shape.join('x')}`)).length;
     if (copied === 0) throw new EmsegError('EMSEG_INVALID_ARGUMENT', `${o.initFrom}: no tensor of that checkpoint matches this model by name and shape`, { file: o.initFrom });
-    await engine.load({ params, momentum: new Float32Array(params.length) });
+    await overwriteParams(engine, specs, (p) => byName.get(`${p.name}:${p.shape.join('x')}`));
     log(`initialised ${copied} of ${specs.length} tensors from ${o.initFrom} (by name and shape)`);
   }
   const t0 = performance.now();
@@ -252,6 +236,18 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
     await engine.close();
   }
   return { step: o.maxSteps, best };
+}
+
+/** Replace the parameters `valueOf` gives (in checkpoint order `specs`) and reset the momentum. */
+async function overwriteParams(engine: Engine, specs: { name: string; shape: number[] }[], valueOf: (p: { name: string; shape: number[] }) => Float32Array | undefined): Promise<void> {
+  const { params } = await engine.state();
+  let offset = 0;
+  for (const p of specs) {
+    const v = valueOf(p);
+    if (v) params.set(v, offset);
+    offset += p.shape.reduce((a, d) => a * d, 1);
+  }
+  await engine.load({ params, momentum: new Float32Array(params.length) });
 }
 
 function* paramsOfModel(config: DetectorConfig) {

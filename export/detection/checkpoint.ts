@@ -146,10 +146,11 @@ export async function readDetectorCheckpoint(dir: string): Promise<DetectorCheck
   if (manifest.task !== undefined && manifest.task !== config.task) {
     throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${manifestFile}: task ${JSON.stringify(manifest.task)} but config.task ${JSON.stringify(config.task)}`, { file: manifestFile, path: 'task' });
   }
-  const [backbone, head, third] = modelSpecs(config);
+  const specs = modelSpecs(config);
+  const [backbone, head, third] = specs;
   const maskHead = config.task === 'instance-segmentation' ? third : undefined;
   const rotatedHead = config.task === 'rotated-detection' ? third : undefined;
-  const specParams = [backbone, head, ...(third ? [third] : [])].flatMap((spec) => paramsOf(spec));
+  const specParams = specs.flatMap((spec) => paramsOf(spec));
   const expected = specParams.reduce((n, p) => n + p.shape.reduce((a, d) => a * d, 1), 0);
   if (params.length !== expected) {
     throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${manifestFile}: the config describes networks with ${expected} parameters, the checkpoint holds ${params.length}`, { file: manifestFile, path: 'paramCount' });

@@ -24,6 +24,11 @@ export interface RotatedDetection {
   classIndex: number;
 }
 
+/** A decoded rbox a RoI can be pooled at: positive size, finite centre. */
+function usable(rb: Float32Array): boolean {
+  return rb[2] > 0 && rb[3] > 0 && Number.isFinite(rb[0]) && Number.isFinite(rb[1]);
+}
+
 export type LossParts = Record<'rpn_cls' | 'rpn_loc' | 'roi_cls' | 'roi_loc', tf.Scalar> & Partial<Record<'rroi_cls' | 'rroi_loc', tf.Scalar>>;
 
 /**
@@ -55,9 +60,14 @@ export class RotatedRcnn extends TwoStageDetector<RotatedRcnnConfig> {
 
   private rotatedHead_(pooled: tf.Tensor4D): { cls: tf.Tensor2D; deltas: tf.Tensor2D } {
     if (!this.rotatedHead) throw new Error('rotated head requested but the config has no rotatedStage');
-    const out = runNet(this.rotatedHead, this.params, { rroi_features: pooled });
+    return this.runHead(this.rotatedHead, 'rroi_features', 'roi_heads2', 5, pooled);
+  }
+
+  /** A box head's class logits [R, K + 1] and deltas [R, dim] on pooled features. */
+  private runHead(spec: NetSpec, input: string, prefix: string, dim: number, pooled: tf.Tensor4D): { cls: tf.Tensor2D; deltas: tf.Tensor2D } {
+    const out = runNet(spec, this.params, { [input]: pooled });
     const R = pooled.shape[0];
-    return { cls: tf.reshape(out['roi_heads2.cls_score'], [R, -1]) as tf.Tensor2D, deltas: tf.reshape(out['roi_heads2.rbox_pred'], [R, 5]) as tf.Tensor2D };
+    return { cls: tf.reshape(out[`${prefix}.cls_score`], [R, -1]) as tf.Tensor2D, deltas: tf.reshape(out[`${prefix}.rbox_pred`], [R, dim]) as tf.Tensor2D };
   }
 
   /** Rotated RoIAlign of each rbox on its FPN level (by area); rows in the order of `rboxes`. */
@@ -76,7 +86,7 @@ export class RotatedRcnn extends TwoStageDetector<RotatedRcnnConfig> {
     const rb = new Float32Array(5);
     for (let r = 0; r < R; r++) {
       this.roiCoder.decode(rois, r, deltas, 6 * r, rb, 0);
-      if (rb[2] > 0 && rb[3] > 0 && Number.isFinite(rb[0]) && Number.isFinite(rb[1])) out.set(rb, 5 * r);
+      if (usable(rb)) out.set(rb, 5 * r);
       else out.set(rotatedBoxFromXYXY([rois[4 * r], rois[4 * r + 1], rois[4 * r + 2], rois[4 * r + 3]]), 5 * r);
     }
     return out;
@@ -120,9 +130,7 @@ export class RotatedRcnn extends TwoStageDetector<RotatedRcnnConfig> {
   }
 
   private head_(pooled: tf.Tensor4D): { cls: tf.Tensor2D; deltas: tf.Tensor2D } {
-    const out = runNet(this.head, this.params, { roi_features: pooled });
-    const R = pooled.shape[0];
-    return { cls: tf.reshape(out['roi_heads.cls_score'], [R, -1]) as tf.Tensor2D, deltas: tf.reshape(out['roi_heads.rbox_pred'], [R, 6]) as tf.Tensor2D };
+    return this.runHead(this.head, 'roi_features', 'roi_heads', 6, pooled);
   }
 
   /**
@@ -192,7 +200,7 @@ export class RotatedRcnn extends TwoStageDetector<RotatedRcnnConfig> {
           const next = new Float32Array(R * 5);
           for (let r = 0; r < R; r++) {
             this.rroiCoder.decode(rois2, r, d2, 5 * r, rb, 0);
-            next.set(rb[2] > 0 && rb[3] > 0 && Number.isFinite(rb[0]) && Number.isFinite(rb[1]) ? rb : rois2.subarray(5 * r, 5 * r + 5), 5 * r);
+            next.set(usable(rb) ? rb : rois2.subarray(5 * r, 5 * r + 5), 5 * r);
           }
           rois2 = next;
           ({ cls, deltas } = this.rotatedHead_(this.poolRotated(scored.levels, rois2, stage)));

@@ -15,17 +15,26 @@ export function backboneSpec(c: TwoStageConfig): NetSpec {
   return b.build([...p, ...heads.flat()]);
 }
 
+/** Where a box head reads and what it names its layers: the first stage's by default. */
+export interface BoxHeadLayout {
+  /** Input value name and the pooled size P of its [R, P, P, C] features. */
+  input: string;
+  poolSize: number;
+  /** Layer-name prefix (`roi_heads` or, for the rotated second stage, `roi_heads2`). */
+  prefix: string;
+}
+
 /**
  * Box head on pooled RoI features [R, P, P, C]: two fully connected layers written as a PxP valid
  * convolution and a 1x1 convolution (so the one network description covers them), then class logits
  * (K + 1, background last) and class-agnostic deltas: by default oriented (6: dx, dy, dw, dh, cos 2t,
  * sin 2t, `roi_heads.rbox_pred`); Mask R-CNN asks for axis-aligned ones (4, `roi_heads.bbox_pred`).
  */
-export function boxHeadSpec(c: TwoStageConfig, deltas: { name: string; dim: number } = { name: 'roi_heads.rbox_pred', dim: 6 }): NetSpec {
-  const b = new SpecBuilder([{ name: 'roi_features', channels: c.fpnChannels }]);
-  const fc1 = b.relu(b.conv('roi_heads.fc1', 'roi_features', c.roi.fcDim, c.roi.poolSize, 1, { bias: true, padding: 'valid' }));
-  const fc2 = b.relu(b.conv('roi_heads.fc2', fc1, c.roi.fcDim, 1, 1, { bias: true }));
-  const cls = b.conv('roi_heads.cls_score', fc2, c.classes.length + 1, 1, 1, { bias: true, init: { std: 0.01 } });
+export function boxHeadSpec(c: TwoStageConfig, deltas: { name: string; dim: number } = { name: 'roi_heads.rbox_pred', dim: 6 }, layout: BoxHeadLayout = { input: 'roi_features', poolSize: c.roi.poolSize, prefix: 'roi_heads' }): NetSpec {
+  const b = new SpecBuilder([{ name: layout.input, channels: c.fpnChannels }]);
+  const fc1 = b.relu(b.conv(`${layout.prefix}.fc1`, layout.input, c.roi.fcDim, layout.poolSize, 1, { bias: true, padding: 'valid' }));
+  const fc2 = b.relu(b.conv(`${layout.prefix}.fc2`, fc1, c.roi.fcDim, 1, 1, { bias: true }));
+  const cls = b.conv(`${layout.prefix}.cls_score`, fc2, c.classes.length + 1, 1, 1, { bias: true, init: { std: 0.01 } });
   const out = b.conv(deltas.name, fc2, deltas.dim, 1, 1, { bias: true, init: { std: 0.001 } });
   return b.build([cls, out]);
 }
@@ -35,10 +44,5 @@ export function boxHeadSpec(c: TwoStageConfig, deltas: { name: string; dim: numb
  * under `roi_heads2.*`, class logits (K + 1) and 5 rotated deltas (RotatedRoiCoder).
  */
 export function rotatedHeadSpec(c: TwoStageConfig, stage: RotatedStageConfig): NetSpec {
-  const b = new SpecBuilder([{ name: 'rroi_features', channels: c.fpnChannels }]);
-  const fc1 = b.relu(b.conv('roi_heads2.fc1', 'rroi_features', c.roi.fcDim, stage.poolSize, 1, { bias: true, padding: 'valid' }));
-  const fc2 = b.relu(b.conv('roi_heads2.fc2', fc1, c.roi.fcDim, 1, 1, { bias: true }));
-  const cls = b.conv('roi_heads2.cls_score', fc2, c.classes.length + 1, 1, 1, { bias: true, init: { std: 0.01 } });
-  const out = b.conv('roi_heads2.rbox_pred', fc2, 5, 1, 1, { bias: true, init: { std: 0.001 } });
-  return b.build([cls, out]);
+  return boxHeadSpec(c, { name: 'roi_heads2.rbox_pred', dim: 5 }, { input: 'rroi_features', poolSize: stage.poolSize, prefix: 'roi_heads2' });
 }
