@@ -56,6 +56,7 @@ function basicBlock(p: Params, name: string, x: tf.Tensor4D, co: number, stride:
 }
 
 export function resnet18Half(p: Params, x: tf.Tensor4D): tf.Tensor4D {
+  if (p.size === 0) seed = 1; // the same initial weights for every new parameter set
   let y: tf.Tensor4D = tf.relu(bn(p, 'stem.bn', conv(p, 'stem', x, 32, 7, 2)));
   y = tf.maxPool(y, 3, 2, 'same');
   const widths = [32, 64, 128, 256];
@@ -66,8 +67,9 @@ export function resnet18Half(p: Params, x: tf.Tensor4D): tf.Tensor4D {
   return y;
 }
 
-export async function benchTrainStep(backend: BackendChoice = 'wasm', steps = 5): Promise<Record<string, number | string>> {
-  const info = await selectBackend(backend);
+/** `threads`: onnxruntime threads for the convolutions (2 = both cores of this machine in one step). */
+export async function benchTrainStep(backend: BackendChoice = 'wasm', steps = 5, threads = 1): Promise<Record<string, number | string>> {
+  const info = await selectBackend(backend, { threads });
   const params: Params = new Map();
   const x = tf.randomNormal([1, 512, 512, 1], 0, 1, 'float32', 7) as tf.Tensor4D;
   const opt = tf.train.sgd(1e-3);
@@ -88,6 +90,8 @@ export async function benchTrainStep(backend: BackendChoice = 'wasm', steps = 5)
     if (i > 0) times.push(performance.now() - t); // first step warms up
   }
   times.sort((a, b) => a - b);
+  tf.dispose([x, ...params.values()]); // variables are registered by name: free them for the next call
+  opt.dispose();
   return {
     bench: 'train step, ResNet-18-style 32-64-128-256, 512^2 x1, batch 1, SGD',
     backend: info.description,

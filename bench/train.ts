@@ -11,8 +11,8 @@ import { benchTrainStep } from './train-step.bench.ts';
 await selectBackend('wasm');
 for (const row of benchConvLayers()) console.log(JSON.stringify(row));
 console.log(JSON.stringify(benchDetectorStep()));
-const single = await benchTrainStep('wasm', 5);
-console.log(JSON.stringify(single));
+// One image per step: on one core, then on all of them (convolutions threaded by onnxruntime).
+for (const threads of [1, threadsPerWorker(1)]) console.log(JSON.stringify(await benchTrainStep('wasm', 7, threads)));
 for (const workers of [1, 2]) {
   // As `emseg train`: the cores divided among the workers for onnxruntime's convolutions.
   const threads = threadsPerWorker(workers);

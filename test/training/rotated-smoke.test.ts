@@ -49,7 +49,7 @@ describe('rotated Faster R-CNN training (smoke)', () => {
     const common = {
       task: 'rotated-detection' as const,
       train: ann, val: ann, out, seed: 0, backend: 'wasm' as const, workers: 1 as const, lr: 0.005, warmup: 1, logPeriod: 1, maxSteps: 12, evalPeriod: 12,
-      augment: { geometric: true, strength: 0 }, config: { anchorRatios: [0.25, 0.5, 1, 2, 4], rotatedStage: { batchPerImage: 64 } },
+      augment: { geometric: false, strength: 0 }, config: { anchorRatios: [0.25, 0.5, 1, 2, 4], rotatedStage: { batchPerImage: 64 } },
       progress: (line: string) => messages.push(line),
     };
     await trainDetector({ ...common, initFrom: join(dir, 'run', 'checkpoints', 'latest') });
@@ -60,8 +60,11 @@ describe('rotated Faster R-CNN training (smoke)', () => {
     const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { rroi_cls?: number; rroi_loc?: number; val?: { AP50: number } });
     const steps = lines.filter((l) => l.rroi_cls !== undefined);
     assert.equal(steps.length, 12, 'every step reports the second stage\'s losses');
-    const head = (steps[0].rroi_cls ?? 0) + (steps[1].rroi_cls ?? 0), tail = (steps[10].rroi_cls ?? 0) + (steps[11].rroi_cls ?? 0);
-    assert.ok(tail < head, `second-stage class loss falls: ${head.toFixed(3)} -> ${tail.toFixed(3)}`);
+    // The same images every step (no augmentation): the fresh head's class loss ends below where it
+    // started (the first steps may overshoot while the head settles).
+    const cls = steps.map((l) => l.rroi_cls ?? 0);
+    const start = (cls[0] + cls[1]) / 2, end = cls.slice(-4).reduce((a, b) => a + b, 0) / 4;
+    assert.ok(end < start, `second-stage class loss falls: ${cls.map((v) => v.toFixed(3)).join(' ')}`);
     // Starting from the trained first stage: far above a fresh model after 12 steps (AP50 ~0).
     const val = lines.filter((l) => l.val).at(-1)!.val!;
     assert.ok(val.AP50 > 0.5 * trainedAP50, `AP50 ${val.AP50} after 12 steps from a model at ${trainedAP50}`);

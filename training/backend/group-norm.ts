@@ -18,17 +18,41 @@ interface Attrs {
 }
 
 /**
- * Per image: sums over pixels of each channel of x and x^2 (float64), the pass every kernel starts
- * with. Per-channel accumulators keep the inner loop a straight run over channels.
+ * Per image: sums over pixels of each channel of a and a * b (a^2 when b is null), in float64, the
+ * pass every kernel starts with. Written by hand, channel block by channel block with the block's 8
+ * sums in locals: per-channel accumulator arrays in the inner loop ran 4x slower in V8 (7.5 vs 1.6 ms
+ * for a 256² x 32 map; 4-channel blocks 1.9 ms) and tfjs has no fused kernel for it.
  */
 function channelSums(a: Float32Array, b: Float32Array | null, img: number, hw: number, C: number): { s1: Float64Array; s2: Float64Array } {
   const s1 = new Float64Array(C), s2 = new Float64Array(C);
-  for (let p = 0, base = img * hw * C; p < hw; p++, base += C) {
-    for (let c = 0; c < C; c++) {
-      const v = a[base + c];
-      s1[c] += v;
-      s2[c] += v * (b ? b[base + c] : v);
+  const start = img * hw * C, end = start + hw * C;
+  let c = 0;
+  for (; c + 8 <= C; c += 8) {
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, q0 = 0, q1 = 0, q2 = 0, q3 = 0, q4 = 0, q5 = 0, q6 = 0, q7 = 0;
+    if (b) {
+      for (let i = start + c; i < end; i += C) {
+        const v0 = a[i], v1 = a[i + 1], v2 = a[i + 2], v3 = a[i + 3], v4 = a[i + 4], v5 = a[i + 5], v6 = a[i + 6], v7 = a[i + 7];
+        a0 += v0; a1 += v1; a2 += v2; a3 += v3; a4 += v4; a5 += v5; a6 += v6; a7 += v7;
+        q0 += v0 * b[i]; q1 += v1 * b[i + 1]; q2 += v2 * b[i + 2]; q3 += v3 * b[i + 3]; q4 += v4 * b[i + 4]; q5 += v5 * b[i + 5]; q6 += v6 * b[i + 6]; q7 += v7 * b[i + 7];
+      }
+    } else {
+      for (let i = start + c; i < end; i += C) {
+        const v0 = a[i], v1 = a[i + 1], v2 = a[i + 2], v3 = a[i + 3], v4 = a[i + 4], v5 = a[i + 5], v6 = a[i + 6], v7 = a[i + 7];
+        a0 += v0; a1 += v1; a2 += v2; a3 += v3; a4 += v4; a5 += v5; a6 += v6; a7 += v7;
+        q0 += v0 * v0; q1 += v1 * v1; q2 += v2 * v2; q3 += v3 * v3; q4 += v4 * v4; q5 += v5 * v5; q6 += v6 * v6; q7 += v7 * v7;
+      }
     }
+    s1[c] = a0; s1[c + 1] = a1; s1[c + 2] = a2; s1[c + 3] = a3; s1[c + 4] = a4; s1[c + 5] = a5; s1[c + 6] = a6; s1[c + 7] = a7;
+    s2[c] = q0; s2[c + 1] = q1; s2[c + 2] = q2; s2[c + 3] = q3; s2[c + 4] = q4; s2[c + 5] = q5; s2[c + 6] = q6; s2[c + 7] = q7;
+  }
+  for (; c < C; c++) {
+    let a0 = 0, q0 = 0;
+    for (let i = start + c; i < end; i += C) {
+      a0 += a[i];
+      q0 += a[i] * (b ? b[i] : a[i]);
+    }
+    s1[c] = a0;
+    s2[c] = q0;
   }
   return { s1, s2 };
 }
@@ -50,13 +74,43 @@ function groupStatistics(s1: Float64Array, s2: Float64Array, C: number, G: numbe
   return { mean, rstd };
 }
 
-/** out = a * P[c] + b * Q[c] + R[c] over one image (b optional): the shape of both output passes. */
+/**
+ * out = a * P[c] + b * Q[c] + R[c] over one image (b optional): the shape of both output passes. In
+ * blocks of 8 channels with their coefficients in locals, as channelSums (1.7 vs 5.0 ms for 256² x 32).
+ */
 function affinePass(out: Float32Array, a: Float32Array, P: Float64Array, b: Float32Array | null, Q: Float64Array | null, R: Float64Array, img: number, hw: number, C: number): void {
-  const p32 = Float32Array.from(P), q32 = Q ? Float32Array.from(Q) : null, r32 = Float32Array.from(R);
-  for (let p = 0, base = img * hw * C; p < hw; p++, base += C) {
-    if (b && q32) for (let c = 0; c < C; c++) out[base + c] = a[base + c] * p32[c] + b[base + c] * q32[c] + r32[c];
-    else for (let c = 0; c < C; c++) out[base + c] = a[base + c] * p32[c] + r32[c];
+  const p = Float32Array.from(P), q = Q ? Float32Array.from(Q) : new Float32Array(C), r = Float32Array.from(R);
+  const start = img * hw * C, end = start + hw * C;
+  let c = 0;
+  for (; c + 8 <= C; c += 8) {
+    const p0 = p[c], p1 = p[c + 1], p2 = p[c + 2], p3 = p[c + 3], p4 = p[c + 4], p5 = p[c + 5], p6 = p[c + 6], p7 = p[c + 7];
+    const r0 = r[c], r1 = r[c + 1], r2 = r[c + 2], r3 = r[c + 3], r4 = r[c + 4], r5 = r[c + 5], r6 = r[c + 6], r7 = r[c + 7];
+    if (b) {
+      const q0 = q[c], q1 = q[c + 1], q2 = q[c + 2], q3 = q[c + 3], q4 = q[c + 4], q5 = q[c + 5], q6 = q[c + 6], q7 = q[c + 7];
+      for (let i = start + c; i < end; i += C) {
+        out[i] = a[i] * p0 + b[i] * q0 + r0;
+        out[i + 1] = a[i + 1] * p1 + b[i + 1] * q1 + r1;
+        out[i + 2] = a[i + 2] * p2 + b[i + 2] * q2 + r2;
+        out[i + 3] = a[i + 3] * p3 + b[i + 3] * q3 + r3;
+        out[i + 4] = a[i + 4] * p4 + b[i + 4] * q4 + r4;
+        out[i + 5] = a[i + 5] * p5 + b[i + 5] * q5 + r5;
+        out[i + 6] = a[i + 6] * p6 + b[i + 6] * q6 + r6;
+        out[i + 7] = a[i + 7] * p7 + b[i + 7] * q7 + r7;
+      }
+    } else {
+      for (let i = start + c; i < end; i += C) {
+        out[i] = a[i] * p0 + r0;
+        out[i + 1] = a[i + 1] * p1 + r1;
+        out[i + 2] = a[i + 2] * p2 + r2;
+        out[i + 3] = a[i + 3] * p3 + r3;
+        out[i + 4] = a[i + 4] * p4 + r4;
+        out[i + 5] = a[i + 5] * p5 + r5;
+        out[i + 6] = a[i + 6] * p6 + r6;
+        out[i + 7] = a[i + 7] * p7 + r7;
+      }
+    }
   }
+  for (; c < C; c++) for (let i = start + c; i < end; i += C) out[i] = a[i] * p[c] + (b ? b[i] * q[c] : 0) + r[c];
 }
 
 const forward: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -64,9 +118,10 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
   const { groups: G, eps } = attrs as unknown as Attrs;
   const [n, h, w, C] = x.shape;
   const io = hostIo(backend as KernelBackend);
+  const result = io.alloc([n, h, w, C]);
   const X = io.read(x) as Float32Array, ga = io.read(gamma) as Float32Array, be = io.read(beta) as Float32Array;
+  const out = io.read(result) as Float32Array;
   const hw = h * w, cg = C / G;
-  const out = new Float32Array(X.length);
   for (let img = 0; img < n; img++) {
     const { s1, s2 } = channelSums(X, null, img, hw, C);
     const { mean, rstd } = groupStatistics(s1, s2, C, G, hw, eps);
@@ -79,7 +134,7 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
     }
     affinePass(out, X, scale, null, null, shift, img, hw, C);
   }
-  return io.make([n, h, w, C], out);
+  return result;
 };
 
 const backward: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -87,10 +142,11 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   const { groups: G, eps } = attrs as unknown as Attrs;
   const [n, h, w, C] = x.shape;
   const io = hostIo(backend as KernelBackend);
+  const results = [io.alloc([n, h, w, C]), io.alloc([C]), io.alloc([C])];
   const X = io.read(x) as Float32Array, D = io.read(dy) as Float32Array, ga = io.read(gamma) as Float32Array;
+  const dx = io.read(results[0]) as Float32Array;
   const hw = h * w, cg = C / G, count = hw * cg;
   const dGamma = new Float64Array(C), dBeta = new Float64Array(C);
-  const dx = new Float32Array(X.length);
   for (let img = 0; img < n; img++) {
     const { s1: sx, s2: sxx } = channelSums(X, null, img, hw, C);
     const { mean, rstd } = groupStatistics(sx, sxx, C, G, hw, eps);
@@ -116,7 +172,9 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
     }
     affinePass(dx, D, P, X, Q, R, img, hw, C);
   }
-  return [io.make([n, h, w, C], dx), io.make([C], Float32Array.from(dGamma)), io.make([C], Float32Array.from(dBeta))];
+  (io.read(results[1]) as Float32Array).set(dGamma);
+  (io.read(results[2]) as Float32Array).set(dBeta);
+  return results;
 };
 
 export function groupNormKernels(backendName: string): KernelConfig[] {

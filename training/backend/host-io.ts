@@ -5,17 +5,28 @@ interface HostBackend {
   readSync?(dataId: object): Float32Array | Int32Array;
   makeTensorInfo?(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
   typedArrayFromHeap?(t: TensorInfo): Float32Array | Int32Array;
-  makeOutput?(shape: number[], dtype: 'float32', memoryOffset: undefined, values: Float32Array): TensorInfo;
+  makeOutput?(shape: number[], dtype: 'float32'): TensorInfo;
 }
 
 /**
- * Read inputs and make outputs on the cpu backend or, without copying the inputs, on wasm (heap views:
- * read everything before `make`, whose allocation may grow the heap and detach them).
+ * Inputs and outputs of kernels written in TypeScript, on the cpu backend or on wasm without copies:
+ * outputs are allocated on the wasm heap and written in place (a JS array copied in afterwards cost
+ * as much as the kernel's arithmetic for a 256² x 32 map). On wasm, allocate EVERY output before
+ * reading anything: an allocation may grow the heap, which detaches the views taken before it.
  */
 export function hostIo(backend: KernelBackend) {
   const b = backend as unknown as HostBackend;
+  const read = (t: TensorInfo) => (b.typedArrayFromHeap ? b.typedArrayFromHeap(t) : b.readSync!(t.dataId));
   return {
-    read: (t: TensorInfo) => (b.typedArrayFromHeap ? b.typedArrayFromHeap(t) : b.readSync!(t.dataId)),
-    make: (shape: number[], values: Float32Array) => (b.makeOutput ? b.makeOutput(shape, 'float32', undefined, values) : b.makeTensorInfo!(shape, 'float32', values)),
+    read,
+    /** A new float32 tensor, zero-filled; `read` it after the last allocation to write it. */
+    alloc(shape: number[]): TensorInfo {
+      if (b.makeOutput) {
+        const out = b.makeOutput(shape, 'float32');
+        b.typedArrayFromHeap!(out).fill(0);
+        return out;
+      }
+      return b.makeTensorInfo!(shape, 'float32', new Float32Array(shape.reduce((a, d) => a * d, 1)));
+    },
   };
 }

@@ -21,9 +21,10 @@ const gatherKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const { table, index, weight } = inputs as { table: TensorInfo; index: TensorInfo; weight: TensorInfo };
   const { perRow } = attrs as unknown as GatherAttrs;
   const io = hostIo(backend as KernelBackend);
+  const C = table.shape[1], M = index.shape[0] / perRow;
+  const result = io.alloc([M, C]);
   const T = io.read(table) as Float32Array, I = io.read(index) as Int32Array, W = io.read(weight) as Float32Array;
-  const C = table.shape[1], M = I.length / perRow;
-  const out = new Float32Array(M * C);
+  const out = io.read(result) as Float32Array;
   for (let m = 0; m < M; m++) {
     const o = m * C;
     for (let k = m * perRow; k < (m + 1) * perRow; k++) {
@@ -33,16 +34,17 @@ const gatherKernel: KernelFunc = ({ inputs, backend, attrs }) => {
       for (let c = 0; c < C; c++) out[o + c] += w * T[t + c];
     }
   }
-  return io.make([M, C], out);
+  return result;
 };
 
 const scatterKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const { dy, index, weight } = inputs as { dy: TensorInfo; index: TensorInfo; weight: TensorInfo };
   const { perRow, rows } = attrs as unknown as GatherAttrs & { rows: number };
   const io = hostIo(backend as KernelBackend);
+  const C = dy.shape[1], M = index.shape[0] / perRow;
+  const result = io.alloc([rows, C]);
   const G = io.read(dy) as Float32Array, I = io.read(index) as Int32Array, W = io.read(weight) as Float32Array;
-  const C = dy.shape[1], M = I.length / perRow;
-  const out = new Float32Array(rows * C);
+  const out = io.read(result) as Float32Array;
   for (let m = 0; m < M; m++) {
     const g = m * C;
     for (let k = m * perRow; k < (m + 1) * perRow; k++) {
@@ -52,7 +54,7 @@ const scatterKernel: KernelFunc = ({ inputs, backend, attrs }) => {
       for (let c = 0; c < C; c++) out[t + c] += w * G[g + c];
     }
   }
-  return io.make([rows, C], out);
+  return result;
 };
 
 export function weightedGatherKernels(backendName: string): KernelConfig[] {
