@@ -6,7 +6,8 @@
 #   bash recipes/emps-rods.sh [runs/emps-rods] [max-steps] [config.json] [refine]
 # config: recipes/emps-rods.config.json (default: one-stage, anchors 1/4-4, default augmentation) or
 # recipes/emps-rods-rotated-stage.config.json (anchors 1/8-8, the rotated second stage, scale jitter
-# x0.5-2 for the rods' varied lengths); refine (default 0): test-time passes of the last stage.
+# x0.5-2 for the rods' varied lengths); refine (default auto: chosen on the validation images by
+# recipes/choose-refine.sh; or a count 0-5): test-time passes of the last stage.
 # Environment: WORKERS (default 2), INIT_BACKBONE=model.onnx (backbone initialisation, e.g. a model
 # trained on synthetic rods: recipes/emps-pretraining-study.sh).
 set -euo pipefail
@@ -23,5 +24,8 @@ $EMSEG dataset split "$DATA/all.json" --out-dir "$DATA/split" --val 0.134 --test
 $EMSEG train --task rotated-detection --train "$DATA/split/train.json" --val "$DATA/split/val.json" \
   --out "$OUT" --config "${3:-recipes/emps-rods.config.json}" --max-steps "$STEPS" --eval-period 100 \
   --workers "${WORKERS:-2}" --lr 0.01 --seed 0 ${INIT_BACKBONE:+--init-backbone "$INIT_BACKBONE"}
-$EMSEG predict "$OUT/checkpoints/best" --data "$DATA/split/test.json" --max-dets 300 --refine "${4:-0}" > "$OUT/test-metrics.json"
+REFINE=${4:-auto}
+[ "$REFINE" = auto ] && REFINE=$(bash recipes/choose-refine.sh "$OUT/checkpoints/best" "$DATA/split/val.json" 300)
+echo "test-time refinement passes: $REFINE" >&2
+$EMSEG predict "$OUT/checkpoints/best" --data "$DATA/split/test.json" --max-dets 300 --refine "$REFINE" > "$OUT/test-metrics.json"
 cat "$OUT/test-metrics.json"
