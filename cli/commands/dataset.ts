@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { checkDataset, datasetStats, splitDataset } from '../../core/coco/dataset-tools.ts';
+import { checkDataset, crossValidationSplit, datasetStats, splitDataset } from '../../core/coco/dataset-tools.ts';
 import { loadCocoDataset, stringifyCoco } from '../../core/coco/load.ts';
+import type { CocoDataset } from '../../core/coco/types.ts';
 import { readTextFile } from '../../sdk-node/read-file.ts';
 import { writeFileAtomic } from '../../sdk-node/write-file.ts';
 import { UsageError } from '../usage-error.ts';
@@ -16,7 +17,10 @@ export const datasetUsage = `Usage: emseg dataset <check|stats|split> ANN.json [
       images, instances per class, equivalent-diameter distributions (px, and nm when images carry
       pixel_size_nm)
   emseg dataset split ANN.json --out-dir DIR [--val 0.2] [--test 0] [--seed 0]
-      seeded random split by image into DIR/train.json, DIR/val.json (and DIR/test.json)`;
+      seeded random split by image into DIR/train.json, DIR/val.json (and DIR/test.json)
+  emseg dataset split ANN.json --out-dir DIR --folds K --fold I [--val 0.2] [--seed 0]
+      fold I (0..K-1) of a seeded K-fold cross-validation: the fold's images are DIR/test.json,
+      of the others a --val fraction of all images is DIR/val.json, the rest DIR/train.json`;
 
 function parse(argv: string[]) {
   try {
@@ -28,6 +32,8 @@ function parse(argv: string[]) {
         val: { type: 'string', default: '0.2' },
         test: { type: 'string', default: '0' },
         seed: { type: 'string', default: '0' },
+        folds: { type: 'string' },
+        fold: { type: 'string' },
       },
       allowPositionals: true,
       strict: true,
@@ -87,9 +93,18 @@ export async function datasetCommand(argv: string[], out: (text: string) => void
   const val = Number(values.val), test = Number(values.test), seed = Number(values.seed);
   if (!(val > 0 && val < 1) || !(test >= 0 && test < 1) || !(val + test < 1)) throw new UsageError('--val and --test must be fractions with 0 < val, 0 <= test and val + test < 1');
   if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, received "${values.seed}"`);
-  const fractions: Record<string, number> = { train: 1 - val - test, val };
-  if (test > 0) fractions.test = test;
-  const parts = splitDataset(ds, fractions, seed);
+  let parts: Record<string, CocoDataset>;
+  if (values.folds !== undefined || values.fold !== undefined) {
+    const folds = Number(values.folds), fold = Number(values.fold);
+    if (!(Number.isInteger(folds) && folds >= 2)) throw new UsageError(`--folds must be an integer >= 2, received "${values.folds ?? ''}"`);
+    if (!(Number.isInteger(fold) && fold >= 0 && fold < folds)) throw new UsageError(`--fold must be an integer from 0 to ${folds - 1}, received "${values.fold ?? ''}"`);
+    if (test > 0) throw new UsageError('--test does not apply with --folds (the fold is the test part)');
+    parts = crossValidationSplit(ds, folds, fold, val, seed);
+  } else {
+    const fractions: Record<string, number> = { train: 1 - val - test, val };
+    if (test > 0) fractions.test = test;
+    parts = splitDataset(ds, fractions, seed);
+  }
   // Image paths stay valid: file_name is re-rooted from ANN.json's folder to the output folder.
   const from = dirname(resolve(file));
   const to = resolve(outDir);

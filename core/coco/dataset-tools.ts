@@ -118,6 +118,36 @@ export function subsetDataset(ds: CocoDataset, imageIds: Iterable<number>): Coco
   };
 }
 
+/** Image ids ordered by id, then shuffled with the seed (Fisher-Yates on emseg's PRNG). */
+function shuffledImageIds(ds: CocoDataset, seed: number): number[] {
+  const ids = ds.images.map((im) => im.id).sort((a, b) => a - b);
+  const rand = seededRandom(seed);
+  for (let i = ids.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [ids[i], ids[j]] = [ids[j], ids[i]];
+  }
+  return ids;
+}
+
+/**
+ * Fold `fold` of a seeded K-fold cross-validation by image: the shuffled images are cut into K folds
+ * of near-equal size (sizes differ by at most one); the fold is the test part, and of the other
+ * images the first round(valFraction x all) (at least one) are validation, the rest training. Over
+ * fold = 0..K-1 every image is tested exactly once; the same (dataset, K, seed) gives the same folds.
+ */
+export function crossValidationSplit(ds: CocoDataset, folds: number, fold: number, valFraction: number, seed: number): Record<'train' | 'val' | 'test', CocoDataset> {
+  if (!Number.isInteger(folds) || folds < 2) throw invalidArgument('folds', 'an integer >= 2', folds);
+  if (!Number.isInteger(fold) || fold < 0 || fold >= folds) throw invalidArgument('fold', `an integer from 0 to ${folds - 1}`, fold);
+  if (!(valFraction > 0 && valFraction < 1)) throw invalidArgument('validation fraction', 'a fraction between 0 and 1', valFraction);
+  const ids = shuffledImageIds(ds, seed);
+  const n = ids.length;
+  const start = Math.floor((fold * n) / folds), end = Math.floor(((fold + 1) * n) / folds);
+  const rest = [...ids.slice(0, start), ...ids.slice(end)];
+  const nVal = Math.max(1, Math.round(valFraction * n));
+  if (end - start < 1 || rest.length - nVal < 1) throw invalidArgument('dataset', `enough images for ${folds} folds and ${nVal} validation images`, n);
+  return { train: subsetDataset(ds, rest.slice(nVal)), val: subsetDataset(ds, rest.slice(0, nVal)), test: subsetDataset(ds, ids.slice(start, end)) };
+}
+
 /**
  * Seeded random split of the images into parts with the given fractions (e.g. {train: 0.8, val: 0.2}).
  * Images are ordered by id, shuffled with the seed (Fisher-Yates on emseg's PRNG), then cut; each part
@@ -130,12 +160,7 @@ export function splitDataset(ds: CocoDataset, fractions: Record<string, number>,
     throw invalidArgument('split fractions', 'two or more positive fractions summing to 1', fractions);
   }
   if (ds.images.length < names.length) throw invalidArgument('dataset', `at least ${names.length} images to split`, ds.images.length);
-  const ids = ds.images.map((im) => im.id).sort((a, b) => a - b);
-  const rand = seededRandom(seed);
-  for (let i = ids.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [ids[i], ids[j]] = [ids[j], ids[i]];
-  }
+  const ids = shuffledImageIds(ds, seed);
   // Largest-remainder rounding, then make sure no part is empty.
   const exact = names.map((n) => fractions[n] * ids.length);
   const counts = exact.map(Math.floor);

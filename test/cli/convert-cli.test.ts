@@ -122,6 +122,33 @@ describe('emseg dataset', () => {
     assert.equal(a.trainAnns + a.valAnns, 20);
   });
 
+  it('split --folds K --fold I: every image tested exactly once over the folds, parts disjoint, seeded', () => {
+    const images = Array.from({ length: 15 }, (_, i) => ({ id: i + 1, width: 50, height: 40, file_name: `${i}.png` }));
+    const anns = images.map((im) => ({ id: im.id, image_id: im.id, category_id: 1, bbox: [1, 1, 5, 5], area: 25 }));
+    const f = join(dir, 'fifteen.json');
+    writeFileSync(f, JSON.stringify({ images, categories: base.categories, annotations: anns }));
+    const fold = (i: number, seed = '0', out = join(dir, `fold${i}-${seed}`)) => {
+      const r = runEmseg('dataset', 'split', f, '--out-dir', out, '--folds', '3', '--fold', String(i), '--val', '0.134', '--seed', seed);
+      assert.equal(r.status, 0, r.stderr);
+      return Object.fromEntries(['train', 'val', 'test'].map((p) => [p, (JSON.parse(readFileSync(join(out, `${p}.json`), 'utf8')).images as { id: number }[]).map((im) => im.id)]));
+    };
+    const parts = [0, 1, 2].map((i) => fold(i));
+    const tested = parts.flatMap((p) => p.test).sort((a, b) => a - b);
+    assert.deepEqual(tested, images.map((im) => im.id), 'each image in exactly one test fold');
+    for (const p of parts) {
+      assert.deepEqual([p.train.length, p.val.length, p.test.length], [8, 2, 5]);
+      assert.deepEqual([...p.train, ...p.val, ...p.test].sort((a, b) => a - b), images.map((im) => im.id), 'the three parts partition the images');
+    }
+    assert.deepEqual(fold(1, '0', join(dir, 'again')), parts[1]);
+    assert.notDeepEqual(fold(1, '4').test, parts[1].test);
+    const bad = runEmseg('dataset', 'split', f, '--out-dir', join(dir, 'bad'), '--folds', '3', '--fold', '3');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--fold must be an integer from 0 to 2, received "3"/);
+    const withTest = runEmseg('dataset', 'split', f, '--out-dir', join(dir, 'bad'), '--folds', '3', '--fold', '0', '--test', '0.2');
+    assert.equal(withTest.status, 2);
+    assert.match(withTest.stderr, /--test does not apply with --folds/);
+  });
+
   it('stats: counts and size distribution per class', () => {
     const f = join(dir, 'stats.json');
     writeFileSync(f, JSON.stringify({ ...base, images: base.images.map((im) => ({ ...im, pixel_size_nm: 2 })), annotations: [
