@@ -174,8 +174,9 @@ function plan(kind: Kind, i: Conv2DInfo): Plan | null {
       },
     };
   }
-  // Few input channels (the stem): the per-tap products are too thin to run fast; concatenate the
-  // taps into the im2col matrix [pixels, kh*kw*C] (HWIO order) and take ONE product instead.
+  // Few input channels where the swapped convolution's pads would go negative: the per-tap products
+  // are too thin to run fast; concatenate the taps into the im2col matrix [pixels, kh*kw*C] (HWIO
+  // order) and take ONE product instead.
   const im2col = c < 16;
   return {
     key: geometryKey(kind, i, im2col ? 'im2col' : 'taps'),
