@@ -60,6 +60,28 @@ export function makeFloat16Tensor(name: string, dims: readonly number[], values:
 }
 
 /**
+ * Dims and float32 values of a float16 TensorProto: raw_data (little-endian binary16) or, as the ONNX
+ * spec allows for small tensors, the bit patterns in int32_data. Throws on a size mismatch.
+ */
+export function readFloat16Tensor(t: TensorProto): { dims: number[]; values: Float32Array } {
+  if (t.dataType !== FLOAT16) throw new Error(`tensor ${t.name ?? ''}: not float16 (data type ${t.dataType})`);
+  const dims = (t.dims ?? []).map(Number);
+  const count = dims.reduce((n, d) => n * d, 1);
+  const values = new Float32Array(count);
+  const raw = t.rawData;
+  if (raw && raw.length > 0) {
+    if (raw.length !== 2 * count) throw new Error(`tensor ${t.name ?? ''}: raw_data has ${raw.length} bytes for ${count} float16 values`);
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    for (let i = 0; i < count; i++) values[i] = float16BitsToNumber(view.getUint16(2 * i, true));
+    return { dims, values };
+  }
+  const bits = t.int32Data ?? [];
+  if (bits.length !== count) throw new Error(`tensor ${t.name ?? ''}: ${bits.length} values for dims [${dims.join(', ')}]`);
+  for (let i = 0; i < count; i++) values[i] = float16BitsToNumber(Number(bits[i]) & 0xffff);
+  return { dims, values };
+}
+
+/**
  * Rewrite float32 initializers as float16 (`<name>.fp16`) plus one Cast to float32 under the
  * original name, placed before every other node so that nothing else in the graph changes.
  */

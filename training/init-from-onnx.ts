@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { EmsegError } from '../core/errors.ts';
+import { readFloat16Tensor } from '../export/fp16.ts';
+import { dataTypeCode, onnx } from '../export/onnx/index.ts';
 import { decodeModel } from '../export/onnx/model.ts';
 import { readTensor } from '../export/onnx/tensor.ts';
 import type { ParamSpec } from './net/spec.ts';
@@ -17,6 +19,9 @@ import type { ParamSpec } from './net/spec.ts';
  *    3 x 3 64 -> 64 convolution of one is the i-th of the other, however 1 x 1 shortcuts interleave.
  *    A stem trained on RGB ([co, 3, k, k]) initialises emseg's grey stem ([co, 1, k, k]) with the
  *    sum over the colour channels (a grey image is R = G = B).
+ * Float16 weights (`emseg-export --fp16`, e.g. the zoo models) are widened to float32 and named by
+ * the Cast that widens them in the graph (`x.fp16` -> Cast -> `x`), so a zoo model initialises a
+ * backbone by name like an fp32 export.
  * Normalisation parameters are taken by name only: ImageNet models use batch norm, emseg group norm,
  * and batch-norm scales are not group-norm scales. ONNX convolution weights are OIHW, tfjs's HWIO.
  */
@@ -56,17 +61,27 @@ const sameDims = (a: readonly number[], b: readonly number[]): boolean => a.leng
 export function mapBackboneFromOnnx(bytes: Uint8Array, file: string, targets: readonly Pick<ParamSpec, 'name' | 'shape'>[]): BackboneInit {
   const model = decodeModel(bytes, file);
   const weights: OnnxWeight[] = [];
-  for (const t of model.graph?.initializer ?? []) {
-    let tensor;
-    try {
-      tensor = readTensor(t);
-    } catch {
-      continue; // a type emseg does not read (e.g. float16 constants): never a backbone weight here
-    }
-    if (tensor.type !== 'float32') continue;
-    weights.push({ name: t.name ?? '', dims: tensor.dims, values: Float32Array.from(tensor.values) });
+  // Float16 initializer name -> the float32 name a Cast gives it in the graph.
+  const widenedName = new Map<string, string>();
+  for (const n of model.graph?.node ?? []) {
+    const to = n.attribute?.find((a) => a.name === 'to')?.i;
+    if (n.opType === 'Cast' && n.input?.length === 1 && n.output?.length === 1 && Number(to) === dataTypeCode('float32')) widenedName.set(n.input[0], n.output[0]);
   }
-  if (weights.length === 0) throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${file}: the ONNX model has no float32 initializers to initialise a backbone from`, { file });
+  for (const t of model.graph?.initializer ?? []) {
+    const name = t.name ?? '';
+    try {
+      if (t.dataType === onnx.TensorProto.DataType.FLOAT16) {
+        const { dims, values } = readFloat16Tensor(t);
+        weights.push({ name: widenedName.get(name) ?? name, dims, values });
+        continue;
+      }
+      const tensor = readTensor(t);
+      if (tensor.type === 'float32') weights.push({ name, dims: tensor.dims, values: Float32Array.from(tensor.values) });
+    } catch {
+      continue; // a type emseg does not read or a malformed constant: never a backbone weight here
+    }
+  }
+  if (weights.length === 0) throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${file}: the ONNX model has no float32 or float16 initializers to initialise a backbone from`, { file });
   const result: BackboneInit = { values: new Map(), byName: [], byShape: [], unmatched: [] };
   const used = new Set<OnnxWeight>();
   const isConv = (p: Pick<ParamSpec, 'name' | 'shape'>): boolean => p.shape.length === 4 && p.name.endsWith('.weight');

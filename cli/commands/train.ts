@@ -22,8 +22,9 @@ log line and per validation) and checkpoints/{latest,best}.
   --config FILE     JSON overriding model settings (anchorSizes, rpn, roi, test, backbone...) and
                     "augment": {geometric, strength, warp: {rotate, scale, probability} | null}
                     (defaults: flips/90-degree turns, strength 1, warp {180, 0.25, 0.5})
-  --init-backbone F ONNX file (e.g. an ImageNet ResNet-18) whose tensors initialise the backbone, matched
-                    by name, else convolutions by shape in order (docs/training.md); a fresh run only
+  --init-backbone F ONNX file (e.g. an ImageNet ResNet-18, or a zoo model such as
+                    model-zoo/nanorod/nanorod.onnx; float32 or float16 weights) whose tensors initialise the
+                    backbone, matched by name, else convolutions by shape in order (docs/training.md); a fresh run only
   --init-from DIR   checkpoint folder (e.g. runs/x/checkpoints/best) whose tensors initialise every
                     parameter of the same name and shape (fine-tuning; adding "rotatedStage"); a fresh run only`;
 

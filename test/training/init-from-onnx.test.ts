@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { EmsegError } from '../../core/errors.ts';
 import { seededRandom } from '../../core/random.ts';
 import { buildSpecModel } from '../../export/net/spec-model.ts';
+import { float16BitsToNumber, float32ToFloat16Bits, storeWeightsAsFloat16 } from '../../export/fp16.ts';
 import { convWeightToOihw } from '../../export/net/index.ts';
 import { encodeModel, makeTensor, type ModelProto } from '../../export/onnx/index.ts';
 import { type RotatedRcnnConfig, defaultRotatedRcnnConfig } from '../../training/detection/config.ts';
@@ -38,6 +40,32 @@ describe('backbone initialisation from ONNX', () => {
     assert.deepEqual(init.unmatched, []);
     assert.equal(init.byName.length, backbone.length);
     for (const p of backbone) assert.deepEqual(init.values.get(p.name), weights.get(p.name), p.name);
+  });
+
+  it('float16 weights (emseg-export --fp16, as the zoo ships): every backbone tensor by name, widened exactly', () => {
+    const model = exported();
+    const { initializers, nodes } = storeWeightsAsFloat16(model.graph?.initializer ?? [], model.graph?.node ?? []);
+    assert.ok(initializers.every((t) => (t.name ?? '').endsWith('.fp16')), 'the file holds only renamed float16 weights');
+    const half: ModelProto = { ...model, graph: { ...model.graph, initializer: initializers, node: nodes } };
+    const init = mapBackboneFromOnnx(encodeModel(half), 'own-fp16.onnx', backbone);
+    assert.deepEqual(init.unmatched, []);
+    assert.equal(init.byName.length, backbone.length);
+    assert.equal(init.byShape.length, 0);
+    for (const p of backbone) {
+      const rounded = (weights.get(p.name) as Float32Array).map((v) => float16BitsToNumber(float32ToFloat16Bits(v)));
+      assert.deepEqual(init.values.get(p.name), rounded, p.name);
+    }
+  });
+
+  it('the shipped nanorod zoo model (float16) initialises a backbone of its widths by name', async () => {
+    const zooConfig: RotatedRcnnConfig = defaultRotatedRcnnConfig(['nanorod']);
+    const zooBackbone = paramsOf(backboneSpec(zooConfig)).filter((p) => p.name.startsWith('backbone.'));
+    const bytes = new Uint8Array(await readFile(new URL('../../model-zoo/nanorod/nanorod.onnx', import.meta.url)));
+    const init = mapBackboneFromOnnx(bytes, 'nanorod.onnx', zooBackbone);
+    assert.deepEqual(init.unmatched, []);
+    assert.equal(init.byName.length, zooBackbone.length);
+    const stem = init.values.get('backbone.stem.conv.weight') as Float32Array;
+    assert.ok(stem.every(Number.isFinite) && stem.some((v) => v !== 0), 'trained stem weights');
   });
 
   it('by shape in order, with an RGB stem summed to grey and foreign names', () => {
