@@ -258,20 +258,53 @@ function kernel(kind: Kind, fallback: KernelFunc): KernelFunc {
     const p = i && plan(kind, i);
     if (!i || !p || broken.has(p.key)) return useFallback();
     const heap = args.backend as unknown as WasmHeap;
-    const out = heap.makeOutput([...k.outShape(i)], 'float32'); // allocate first: growing the heap detaches views
+    const backend = args.backend as KernelBackend;
+    // Allocate everything first (the output, and scratch for misaligned operands): growing the heap
+    // detaches views taken before.
+    const out = heap.makeOutput([...k.outShape(i)], 'float32');
+    const operands = Object.entries(k.feeds).map(([name, input]) => ({ name, tensor: t[input], scratch: alignedScratch(heap, t[input]) }));
+    const outScratch = alignedScratch(heap, out);
     const feeds: Record<string, HostTensor> = {};
-    for (const [name, input] of Object.entries(k.feeds)) feeds[name] = { data: heap.typedArrayFromHeap(t[input]), dims: t[input].shape };
+    for (const { name, tensor, scratch } of operands) feeds[name] = { data: scratch ? scratch.copyFrom(tensor) : heap.typedArrayFromHeap(tensor), dims: tensor.shape };
+    const scratchList = [...operands.map((o) => o.scratch), outScratch].filter((x) => x !== null);
     try {
-      session(p, Object.keys(feeds)).runInto(feeds, { data: heap.typedArrayFromHeap(out), dims: p.outDims });
+      const result = outScratch ? outScratch.view() : heap.typedArrayFromHeap(out);
+      session(p, Object.keys(feeds)).runInto(feeds, { data: result, dims: p.outDims });
+      if (outScratch) heap.typedArrayFromHeap(out).set(result);
       counts.onnxruntime++;
       return out;
     } catch (e) {
-      (args.backend as KernelBackend).disposeData(out.dataId);
+      backend.disposeData(out.dataId);
       broken.add(p.key);
       process.emitWarning(`emseg: onnxruntime ${kind} convolution failed (${p.key}): ${(e as Error).message}; using the wasm kernel for it`);
       return useFallback();
+    } finally {
+      for (const s of scratchList) backend.disposeData(s.info.dataId);
     }
   };
+}
+
+/**
+ * Byte alignment of every buffer handed to onnxruntime. MLAS's results depend on its operands'
+ * alignment (measured: the same Gemm gave different bits for a filter at heap offset 32 and at 40
+ * mod 64), and tfjs's wasm allocator aligns to 8 bytes only, so the alignment a tensor gets depends
+ * on the allocation history: without this, a training run resumed from a checkpoint drifted from
+ * the uninterrupted run within a step. The wasm heap's base is page-aligned, so a heap offset's
+ * alignment is the address's.
+ */
+const ALIGN_BYTES = 64;
+
+/** A heap block for `t`'s values at an ALIGN_BYTES boundary, or null when `t` is aligned already. */
+function alignedScratch(heap: WasmHeap, t: TensorInfo) {
+  if (heap.typedArrayFromHeap(t).byteOffset % ALIGN_BYTES === 0) return null;
+  const size = t.shape.reduce((a, d) => a * d, 1);
+  const info = heap.makeOutput([size + ALIGN_BYTES / 4], 'float32');
+  const view = (): Float32Array => {
+    const block = heap.typedArrayFromHeap(info);
+    const skip = ((ALIGN_BYTES - (block.byteOffset % ALIGN_BYTES)) % ALIGN_BYTES) / 4;
+    return block.subarray(skip, skip + size);
+  };
+  return { info, view, copyFrom: (src: TensorInfo): Float32Array => { const v = view(); v.set(heap.typedArrayFromHeap(src)); return v; } };
 }
 
 const KERNELS: Record<string, Kind> = { Conv2D: 'forward', Conv2DBackpropInput: 'input-gradient', Conv2DBackpropFilter: 'filter-gradient' };
