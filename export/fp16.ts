@@ -1,4 +1,4 @@
-import { dataTypeCode, makeNode, onnx, readTensor, type NodeProto, type TensorProto, attr } from './onnx/index.ts';
+import { dataTypeCode, int64ToNumber, makeNode, onnx, readTensor, type NodeProto, type TensorProto, attr } from './onnx/index.ts';
 
 /**
  * Float16 weight storage: each float32 initializer is stored as IEEE binary16 and widened back by a
@@ -65,7 +65,7 @@ export function makeFloat16Tensor(name: string, dims: readonly number[], values:
  */
 export function readFloat16Tensor(t: TensorProto): { dims: number[]; values: Float32Array } {
   if (t.dataType !== FLOAT16) throw new Error(`tensor ${t.name ?? ''}: not float16 (data type ${t.dataType})`);
-  const dims = (t.dims ?? []).map(Number);
+  const dims = (t.dims ?? []).map(int64ToNumber); // int64 fields may decode as Long objects, as readTensor handles
   const count = dims.reduce((n, d) => n * d, 1);
   const values = new Float32Array(count);
   const raw = t.rawData;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { EmsegError } from '../core/errors.ts';
 import { readFloat16Tensor } from '../export/fp16.ts';
-import { dataTypeCode, onnx } from '../export/onnx/index.ts';
+import { dataTypeCode, int64ToNumber, onnx } from '../export/onnx/index.ts';
 import { decodeModel } from '../export/onnx/model.ts';
 import { readTensor } from '../export/onnx/tensor.ts';
 import type { ParamSpec } from './net/spec.ts';
@@ -65,7 +65,7 @@ export function mapBackboneFromOnnx(bytes: Uint8Array, file: string, targets: re
   const widenedName = new Map<string, string>();
   for (const n of model.graph?.node ?? []) {
     const to = n.attribute?.find((a) => a.name === 'to')?.i;
-    if (n.opType === 'Cast' && n.input?.length === 1 && n.output?.length === 1 && Number(to) === dataTypeCode('float32')) widenedName.set(n.input[0], n.output[0]);
+    if (n.opType === 'Cast' && n.input?.length === 1 && n.output?.length === 1 && int64ToNumber(to) === dataTypeCode('float32')) widenedName.set(n.input[0], n.output[0]);
   }
   for (const t of model.graph?.initializer ?? []) {
     const name = t.name ?? '';
