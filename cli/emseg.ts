@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { isEmsegError } from '../core/errors.ts';
 import { analyzeCommand, analyzeUsage } from './commands/analyze.ts';
+import { baselineCommand, baselineUsage } from './commands/baseline.ts';
 import { convertCommand, convertUsage } from './commands/convert.ts';
 import { datasetCommand, datasetUsage } from './commands/dataset.ts';
 import { evalCommand, evalUsage } from './commands/eval.ts';
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, Command> = {
   tune: { run: tuneCommand, usage: tuneUsage, summary: 'random-search training settings (resumable; results table and best config)' },
   predict: { run: predictCommand, usage: predictUsage, summary: 'run or evaluate a trained checkpoint with tfjs' },
   'eval-model': { run: evalModelCommand, usage: evalModelUsage, summary: 'score an exported model (file or zoo name) on a COCO dataset with the Node SDK' },
+  baseline: { run: baselineCommand, usage: baselineUsage, summary: 'the Otsu + watershed floor on a COCO dataset (segm and bbox AP), for comparison with a model' },
   convert: { run: convertCommand, usage: convertUsage, summary: 'convert label images, masks, LabelImg/roLabelImg XML, Labelbox JSON to COCO' },
 };
 

@@ -5,8 +5,8 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateModelFile } from '../sdk-node/evaluate-model.ts';
-import { writeSynthDataset } from '../sdk-node/synth.ts';
 import { zooDir } from '../sdk-node/zoo.ts';
+import { buildValidationSet } from './zoo-validation.ts';
 
 const name = process.argv[2];
 if (!name) throw new Error('usage: scripts/zoo-card.ts MODEL_FOLDER');
@@ -15,8 +15,8 @@ const card = JSON.parse(readFileSync(cardPath, 'utf8'));
 const v = card.validation;
 const dir = mkdtempSync(join(tmpdir(), 'emseg-card-'));
 try {
-  await writeSynthDataset({ kind: v.synth, count: v.count, seed: v.seed, size: v.size, out: dir });
-  const { report } = await evaluateModelFile(join(zooDir(), name, card.file), join(dir, 'annotations.json'), { maxDets: v.maxDets, detector: { log: () => {} } });
+  const ann = await buildValidationSet(v, dir);
+  const { report } = await evaluateModelFile(join(zooDir(), name, card.file), ann, { maxDets: v.maxDets, detector: { log: () => {} } });
   card.metrics = { iouType: report.iouType, AP: report.stats.AP, AP50: report.stats.AP50, AP75: report.stats.AP75, perClass: report.perClass };
   writeFileSync(cardPath, `${JSON.stringify(card, null, 1)}\n`);
   console.log(JSON.stringify(card.metrics, null, 1));

@@ -43,6 +43,11 @@ export interface TrainOptions {
   /** ONNX file whose tensors initialise the backbone (by name, else by shape; training/init-from-onnx.ts). */
   initBackbone?: string;
   /**
+   * The backbone file is emseg's default (not the user's choice): a backbone it does not fit (another
+   * `config.backbone`) is then skipped with a notice instead of failing the run.
+   */
+  initBackboneIsDefault?: boolean;
+  /**
    * Checkpoint folder whose tensors initialise every parameter of the same name and shape (fine-tuning,
    * or growing a model, e.g. adding the rotated second stage to a trained detector); the rest keep
    * their fresh initialisation. Applied only when the run starts (not on resume).
@@ -182,9 +187,15 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
   if (o.initBackbone && start === 0) {
     const specs = [...paramsOfModel(config)];
     const backbone = specs.filter((p) => p.name.startsWith('backbone.'));
-    const init = await readBackboneInit(o.initBackbone, backbone);
-    await overwriteParams(engine, specs, (p) => init.values.get(p.name));
-    log(`initialised ${init.values.size} of ${backbone.length} backbone tensors from ${o.initBackbone} (${init.byName.length} by name, ${init.byShape.length} convolutions by shape)`);
+    const init = await readBackboneInit(o.initBackbone, backbone).catch((e: unknown) => {
+      if (!o.initBackboneIsDefault) throw e;
+      log(`the default backbone ${o.initBackbone} does not fit this backbone configuration (${(e as Error).message}): training from scratch`);
+      return null;
+    });
+    if (init) {
+      await overwriteParams(engine, specs, (p) => init.values.get(p.name));
+      log(`initialised ${init.values.size} of ${backbone.length} backbone tensors from ${o.initBackbone}${o.initBackboneIsDefault ? ' (the default EM-pretrained backbone; --init-backbone none trains from scratch)' : ''} (${init.byName.length} by name, ${init.byShape.length} convolutions by shape)`);
+    }
   }
   if (o.initFrom && start === 0) {
     const from = await loadCheckpoint(o.initFrom);

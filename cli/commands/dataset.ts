@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { checkDataset, crossValidationSplit, datasetStats, splitDataset } from '../../core/coco/dataset-tools.ts';
+import { checkDataset, crossValidationSplit, datasetStats, fewShotSplit, splitDataset } from '../../core/coco/dataset-tools.ts';
 import { loadCocoDataset, stringifyCoco } from '../../core/coco/load.ts';
 import type { CocoDataset } from '../../core/coco/types.ts';
 import { readTextFile } from '../../sdk-node/read-file.ts';
@@ -20,7 +20,9 @@ export const datasetUsage = `Usage: emseg dataset <check|stats|split> ANN.json [
       seeded random split by image into DIR/train.json, DIR/val.json (and DIR/test.json)
   emseg dataset split ANN.json --out-dir DIR --folds K --fold I [--val 0.2] [--seed 0]
       fold I (0..K-1) of a seeded K-fold cross-validation: the fold's images are DIR/test.json,
-      of the others a --val fraction of all images is DIR/val.json, the rest DIR/train.json`;
+      of the others a --val fraction of all images is DIR/val.json, the rest DIR/train.json
+  emseg dataset split ANN.json --out-dir DIR --train-count N --val-count M [--seed 0]
+      seeded few-shot draw: N images in DIR/train.json, M in DIR/val.json, the rest in DIR/rest.json`;
 
 function parse(argv: string[]) {
   try {
@@ -34,6 +36,8 @@ function parse(argv: string[]) {
         seed: { type: 'string', default: '0' },
         folds: { type: 'string' },
         fold: { type: 'string' },
+        'train-count': { type: 'string' },
+        'val-count': { type: 'string' },
       },
       allowPositionals: true,
       strict: true,
@@ -90,7 +94,14 @@ export async function datasetCommand(argv: string[], out: (text: string) => void
   }
   const outDir = values['out-dir'];
   if (!outDir) throw new UsageError('dataset split needs --out-dir DIR');
-  const val = Number(values.val), test = Number(values.test), seed = Number(values.seed);
+  const seed = Number(values.seed);
+  if (values['train-count'] !== undefined || values['val-count'] !== undefined) {
+    const nTrain = Number(values['train-count']), nVal = Number(values['val-count']);
+    if (!(Number.isInteger(nTrain) && nTrain >= 1 && Number.isInteger(nVal) && nVal >= 1)) throw new UsageError('--train-count and --val-count must both be integers >= 1');
+    if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, received "${values.seed}"`);
+    return writeParts(file, outDir, fewShotSplit(ds, nTrain, nVal, seed), out);
+  }
+  const val = Number(values.val), test = Number(values.test);
   if (!(val > 0 && val < 1) || !(test >= 0 && test < 1) || !(val + test < 1)) throw new UsageError('--val and --test must be fractions with 0 < val, 0 <= test and val + test < 1');
   if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, received "${values.seed}"`);
   let parts: Record<string, CocoDataset>;
@@ -105,6 +116,10 @@ export async function datasetCommand(argv: string[], out: (text: string) => void
     if (test > 0) fractions.test = test;
     parts = splitDataset(ds, fractions, seed);
   }
+  return writeParts(file, outDir, parts, out);
+}
+
+async function writeParts(file: string, outDir: string, parts: Record<string, CocoDataset>, out: (text: string) => void): Promise<number> {
   // Image paths stay valid: file_name is re-rooted from ANN.json's folder to the output folder.
   const from = dirname(resolve(file));
   const to = resolve(outDir);

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { readTextFile } from '../../sdk-node/read-file.ts';
+import { readZoo, resolveZooModel } from '../../sdk-node/zoo.ts';
 import { parseJsonText } from '../../core/coco/json.ts';
 import { type BackendChoice, selectBackend, threadsPerWorker } from '../../training/backend/select-backend.ts';
 import { DEFAULT_TRAIN, type Task, trainDetector } from '../../training/train.ts';
@@ -22,9 +23,11 @@ log line and per validation) and checkpoints/{latest,best}.
   --config FILE     JSON overriding model settings (anchorSizes, rpn, roi, test, backbone...) and
                     "augment": {geometric, strength, warp: {rotate, scale, probability} | null}
                     (defaults: flips/90-degree turns, strength 1, warp {180, 0.25, 0.5})
-  --init-backbone F ONNX file (e.g. an ImageNet ResNet-18, or a zoo model such as
-                    model-zoo/nanorod/nanorod.onnx; float32 or float16 weights) whose tensors initialise the
-                    backbone, matched by name, else convolutions by shape in order (docs/training.md); a fresh run only
+  --init-backbone F ONNX file or zoo name (e.g. an ImageNet ResNet-18, or a zoo model such as nanorod;
+                    float32 or float16 weights) whose tensors initialise the backbone, matched by name,
+                    else convolutions by shape in order (docs/training.md); a fresh run only.
+                    Default: the zoo's EM-pretrained backbone (em-backbone) when the zoo has one and no
+                    --init-from is given; "none" trains from scratch
   --init-from DIR   checkpoint folder (e.g. runs/x/checkpoints/best) whose tensors initialise every
                     parameter of the same name and shape (fine-tuning; adding "rotatedStage"); a fresh run only`;
 
@@ -67,6 +70,7 @@ export async function trainCommand(argv: string[], out: (text: string) => void):
   // The config file's "augment" group is a training option, not a model setting.
   const augment = parseAugmentOptions(config?.augment, values.config ?? 'augmentation');
   if (config) delete config.augment;
+  const init = initBackboneChoice(values['init-backbone'], values['init-from']);
   const info = await selectBackend(backend, { threads: threadsPerWorker(workers) });
   process.stderr.write(`emseg train: backend ${info.description}, ${workers} worker${workers > 1 ? 's' : ''}\n`);
   const result = await trainDetector({
@@ -84,10 +88,22 @@ export async function trainCommand(argv: string[], out: (text: string) => void):
     logPeriod: num(values['log-period'], '--log-period', (n) => Number.isInteger(n) && n > 0) ?? DEFAULT_TRAIN.logPeriod,
     config: config as never,
     augment,
-    ...(values['init-backbone'] ? { initBackbone: values['init-backbone'] } : {}),
+    ...(init ? { initBackbone: init.file, initBackboneIsDefault: init.isDefault } : {}),
     ...(values['init-from'] ? { initFrom: values['init-from'] } : {}),
     progress: (line: string) => process.stderr.write(`${line}\n`),
   });
   out(JSON.stringify({ out: values.out, steps: result.step, best: result.best }));
   return 0;
+}
+
+/**
+ * The backbone initialisation: an explicit file or zoo name, "none", or by default the zoo's
+ * EM-pretrained backbone (`em-backbone`): with a handful of real images, pre-training is what makes a
+ * usable model (docs/training.md, real-data benchmarks). --init-from replaces the default.
+ */
+function initBackboneChoice(value: string | undefined, initFrom: string | undefined): { file: string; isDefault: boolean } | null {
+  if (value === 'none') return null;
+  if (value !== undefined) return { file: resolveZooModel(value)?.file ?? value, isDefault: false };
+  if (initFrom !== undefined || !readZoo()['em-backbone']) return null;
+  return { file: resolveZooModel('em-backbone')!.file, isDefault: true };
 }

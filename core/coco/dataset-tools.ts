@@ -149,6 +149,19 @@ export function crossValidationSplit(ds: CocoDataset, folds: number, fold: numbe
 }
 
 /**
+ * A seeded few-shot draw: `train` training and `val` validation images taken from the shuffled images
+ * (the seed study's protocol: a handful of annotated images); the rest is `rest` (unused, or a pool).
+ * Draws with other seeds overlap: they are independent samples of "a user's 16 images".
+ */
+export function fewShotSplit(ds: CocoDataset, train: number, val: number, seed: number): Record<'train' | 'val' | 'rest', CocoDataset> {
+  if (!Number.isInteger(train) || train < 1) throw invalidArgument('training image count', 'an integer >= 1', train);
+  if (!Number.isInteger(val) || val < 1) throw invalidArgument('validation image count', 'an integer >= 1', val);
+  if (ds.images.length < train + val) throw invalidArgument('dataset', `at least ${train + val} images for ${train} training and ${val} validation images`, ds.images.length);
+  const ids = shuffledImageIds(ds, seed);
+  return { train: subsetDataset(ds, ids.slice(0, train)), val: subsetDataset(ds, ids.slice(train, train + val)), rest: subsetDataset(ds, ids.slice(train + val)) };
+}
+
+/**
  * Seeded random split of the images into parts with the given fractions (e.g. {train: 0.8, val: 0.2}).
  * Images are ordered by id, shuffled with the seed (Fisher-Yates on emseg's PRNG), then cut; each part
  * gets at least one image when the fractions allow it. Same dataset and seed, same split anywhere.

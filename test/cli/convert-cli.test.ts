@@ -149,6 +149,28 @@ describe('emseg dataset', () => {
     assert.match(withTest.stderr, /--test does not apply with --folds/);
   });
 
+  it('split --train-count N --val-count M: a seeded few-shot draw; the rest kept apart', () => {
+    const images = Array.from({ length: 30 }, (_, i) => ({ id: i + 1, width: 50, height: 40, file_name: `${i}.png` }));
+    const anns = images.map((im) => ({ id: im.id, image_id: im.id, category_id: 1, bbox: [1, 1, 5, 5], area: 25 }));
+    const f = join(dir, 'thirty.json');
+    writeFileSync(f, JSON.stringify({ images, categories: base.categories, annotations: anns }));
+    const draw = (seed: string, out = join(dir, `fs-${seed}`)) => {
+      const r = runEmseg('dataset', 'split', f, '--out-dir', out, '--train-count', '14', '--val-count', '2', '--seed', seed);
+      assert.equal(r.status, 0, r.stderr);
+      return Object.fromEntries(['train', 'val', 'rest'].map((p) => [p, (JSON.parse(readFileSync(join(out, `${p}.json`), 'utf8')).images as { id: number }[]).map((im) => im.id)]));
+    };
+    const a = draw('0');
+    assert.deepEqual([a.train.length, a.val.length, a.rest.length], [14, 2, 14]);
+    assert.deepEqual([...a.train, ...a.val, ...a.rest].sort((x, y) => x - y), images.map((im) => im.id));
+    assert.deepEqual(draw('0', join(dir, 'fs-again')), a);
+    assert.notDeepEqual(draw('1').train, a.train);
+    const tooMany = runEmseg('dataset', 'split', f, '--out-dir', join(dir, 'bad'), '--train-count', '29', '--val-count', '2');
+    assert.equal(tooMany.status, 1);
+    assert.match(tooMany.stderr, /at least 31 images/);
+    const half = runEmseg('dataset', 'split', f, '--out-dir', join(dir, 'bad'), '--train-count', '14');
+    assert.equal(half.status, 2);
+  });
+
   it('stats: counts and size distribution per class', () => {
     const f = join(dir, 'stats.json');
     writeFileSync(f, JSON.stringify({ ...base, images: base.images.map((im) => ({ ...im, pixel_size_nm: 2 })), annotations: [

@@ -4,19 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { evaluateModelFile } from '../../sdk-node/evaluate-model.ts';
-import { writeSynthDataset } from '../../sdk-node/synth.ts';
 import { readZoo, zooDir } from '../../sdk-node/zoo.ts';
+import { type CardValidation, buildValidationSet } from '../../scripts/zoo-validation.ts';
 
 /**
  * The CI regression gate on zoo models: every model-zoo/<model>/card.json names the validation set
- * the model was measured on (a synthetic set, regenerated here byte for byte from its seed) and the
+ * the model was measured on (a synthetic set, regenerated here byte for byte from its seed, or a real
+ * benchmark's held-out test images, rebuilt from ../shared by the benchmark's split script) and the
  * APs measured on it; the model file is evaluated again through the Node SDK and the test fails when
  * any AP (overall or per class) falls more than 0.01 below its card.
  */
 interface Card {
   name: string;
   file: string;
-  validation: { synth: 'tem-vesicles' | 'haadf-nanorods'; seed: number; count: number; size: number; maxDets: number };
+  validation: CardValidation;
   metrics: { iouType: string; AP: number; AP50: number; perClass: Record<string, { AP: number; AP50: number; AP75: number }> };
 }
 
@@ -41,8 +42,8 @@ describe('model zoo: mAP regression gate', () => {
     it(`${card.name}: AP on its validation set is not below its card (- ${TOLERANCE})`, async () => {
       const v = card.validation;
       const dir = join(work, card.name);
-      await writeSynthDataset({ kind: v.synth, count: v.count, seed: v.seed, size: v.size, out: dir });
-      const { report } = await evaluateModelFile(join(zooDir(), card.name, card.file), join(dir, 'annotations.json'), { maxDets: v.maxDets, detector: { log: () => {} } });
+      const ann = await buildValidationSet(v, dir);
+      const { report } = await evaluateModelFile(join(zooDir(), card.name, card.file), ann, { maxDets: v.maxDets, detector: { log: () => {} } });
       assert.equal(report.iouType, card.metrics.iouType);
       const lines = [`${card.name}: ${report.iouType} AP ${report.stats.AP.toFixed(4)} (card ${card.metrics.AP.toFixed(4)})`];
       assert.ok(report.stats.AP >= card.metrics.AP - TOLERANCE, `AP ${report.stats.AP} < card ${card.metrics.AP} - ${TOLERANCE}`);

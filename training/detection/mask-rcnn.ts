@@ -84,8 +84,7 @@ export class MaskRcnn extends TwoStageDetector<MaskRcnnConfig> {
       const targets = new Float32Array(npos * M * M);
       for (let j = 0; j < npos; j++) maskTarget(gt.masks[matched[j]], posBoxes, 4 * j, M, targets, j * M * M, this.config.mask.softTargets === true);
       const ml = this.maskLogits(this.pool(levels, Float32Array.from(posBoxes), this.config.mask.poolSize)); // [npos, M, M, K]
-      const cls1h = tf.oneHot(tf.tensor1d(Int32Array.from({ length: npos }, (_, j) => gt.classes[matched[j]]), 'int32'), K).reshape([npos, 1, 1, K]);
-      const chosen = tf.sum(tf.mul(ml, cls1h), 3).reshape([npos * M * M]);
+      const chosen = ownClassLogits(ml, Int32Array.from({ length: npos }, (_, j) => gt.classes[matched[j]]), K);
       mask = tf.losses.sigmoidCrossEntropy(tf.tensor1d(targets), chosen, undefined, undefined, tf.Reduction.MEAN) as tf.Scalar;
     }
     return { rpn_cls, rpn_loc, roi_cls: roiCls, roi_loc: roiLoc, mask };
@@ -128,4 +127,15 @@ export class MaskRcnn extends TwoStageDetector<MaskRcnnConfig> {
       }));
     });
   }
+}
+
+/**
+ * Each positive RoI's mask logits for its own class, flattened to [npos * M * M]. One class is a
+ * reshape: tf.oneHot refuses depth 1 ("depth must be >=2"), and one-class datasets are the common case.
+ */
+export function ownClassLogits(ml: tf.Tensor4D, classes: Int32Array, K: number): tf.Tensor1D {
+  const [n, M] = ml.shape;
+  if (K === 1) return tf.reshape(ml, [n * M * M]);
+  const cls1h = tf.oneHot(tf.tensor1d(classes, 'int32'), K).reshape([n, 1, 1, K]);
+  return tf.sum(tf.mul(ml, cls1h), 3).reshape([n * M * M]);
 }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Real-data benchmarks, one command each (docs/training.md, "Real-data benchmarks"):
+#   npm run bench:real -- baseline                 Otsu + watershed floor on every benchmark's test images
+#   npm run bench:real -- emps-particles [steps]   full model (256 train / 18 val / 92 test images) = recipes/real/particle.sh
+#   npm run bench:real -- emps-particles-fewshot [steps] [draws] [init...]   14 + 2 images per draw
+#   npm run bench:real -- drosophila-mito [steps] [draws] [init...]          ssTEM mitochondria, 14 + 2 of 15
+#   npm run bench:real -- emps-rods [steps]        rotated detection, 3-fold cross-validation = recipes/emps-rods-cv.sh
+# Results go to runs/bench-real/<task>/; every run logs its wall time.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+TASK=${1:-}; shift || true
+OUT=runs/bench-real
+EMSEG="node --import tsx cli/emseg.ts"
+case "$TASK" in
+  baseline)
+    bash recipes/real/emps-split.sh runs/real/emps
+    bash recipes/real/droso-split.sh runs/real/droso
+    mkdir -p "$OUT"
+    for t in runs/real/emps/outer/test.json runs/real/droso/split/test.json; do
+      $EMSEG baseline --data "$t"
+    done ;;
+  emps-particles) bash recipes/real/particle.sh "$OUT/emps-particles" "${1:-2000}" ;;
+  emps-particles-fewshot) bash recipes/real/fewshot.sh emps-particles "$OUT/emps-particles-fewshot" "${1:-500}" "${2:-3}" "${@:3}" ;;
+  drosophila-mito) bash recipes/real/fewshot.sh drosophila-mito "$OUT/drosophila-mito" "${1:-500}" "${2:-3}" "${@:3}" ;;
+  emps-rods) bash recipes/emps-rods-cv.sh "$OUT/emps-rods" "${1:-1000}" ;;
+  *) sed -n '2,8p' "$0" >&2; exit 2 ;;
+esac
