@@ -34,6 +34,11 @@ export interface TileOptions {
   overlap?: number;
 }
 
+/** Tiling when DetectorOptions.tile is not given. */
+export const DEFAULT_TILE = { size: 1024, overlap: 128 } as const;
+/** DetectorOptions.scoreThreshold when not given. */
+export const DEFAULT_SCORE_THRESHOLD = 0.5;
+
 export interface DetectorOptions {
   /** onnxruntime-node execution providers; default: CUDA when installed, else CPU. */
   executionProviders?: string[];
@@ -196,13 +201,13 @@ export class Detector {
     const width = factor === 1 ? image.width : Math.max(1, Math.round(image.width * factor));
     const height = factor === 1 ? image.height : Math.max(1, Math.round(image.height * factor));
     const data = factor === 1 ? normalized : resampleBilinear(normalized, image.width, image.height, width, height);
-    const tile = this.options.tile === false ? { size: Math.max(width, height), overlap: 0 } : { size: this.options.tile?.size ?? 1024, overlap: this.options.tile?.overlap ?? 128 };
+    const tile = this.options.tile === false ? { size: Math.max(width, height), overlap: 0 } : { size: this.options.tile?.size ?? DEFAULT_TILE.size, overlap: this.options.tile?.overlap ?? DEFAULT_TILE.overlap };
     // A tile never larger than the image, its overlap below its size (planTiles' contract).
     const tileSize = Math.min(tile.size, Math.max(width, height));
     const tiles = planTiles(width, height, tileSize, Math.min(tile.overlap, tileSize - 1));
     timing.preprocess += performance.now() - t;
     const detections: Detection[] = [];
-    const threshold = this.options.scoreThreshold ?? 0.5;
+    const threshold = this.options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
     const keepClass = this.aliasClasses ? new Set(this.aliasClasses.map((c) => info.classes.indexOf(c))) : null;
     for (const tl of tiles) {
       t = performance.now();

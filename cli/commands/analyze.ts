@@ -105,6 +105,7 @@ export async function analyzeCommand(argv: string[], out: (text: string) => void
   // GeoJSON of images finished in an earlier run exist already; overlays likewise.
   await writeAggregateOutputs(dir, summary, classes, formats, { model: values.model, report: values.report });
   const objects = summary.records.reduce((n, r) => n + r.record.result.instances.length, 0);
+  if (summary.redone > 0) process.stderr.write(`emseg analyze: ${summary.redone} image${summary.redone > 1 ? 's' : ''} analysed in ${dir} with another model or options were analysed again\n`);
   out(`analysed ${summary.records.length} of ${paths.length} images (${summary.processed} now, ${summary.skipped} from an earlier run): ${objects} objects; results in ${dir}`);
   if (summary.failures.length > 0) {
     await writeFileAtomic(join(dir, 'failures.json'), `${JSON.stringify(summary.failures, null, 1)}\n`);

@@ -1,19 +1,20 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { isEmsegError } from '../../core/errors.ts';
 import type { EmImage } from '../../core/formats/types.ts';
 import type { ImageResult } from '../../core/inference/types.ts';
 import { DetectorPool } from '../detector-pool.ts';
-import { Detector, type DetectorOptions } from '../detector.ts';
+import { DEFAULT_SCORE_THRESHOLD, DEFAULT_TILE, Detector, type DetectorOptions } from '../detector.ts';
 import { writeFileAtomic } from '../write-file.ts';
 
 /**
  * The batch behind `emseg analyze`: every input image through one Detector, the next image decoded
  * while the current one is in ONNX Runtime, and each finished image written at once (atomically) to
  * DIR/images/<name>.json. That per-image record is the unit of resumption: a restarted run skips
- * images whose record matches the same file (path, size, mtime) and model, so a kill -9 loses at most
+ * images whose record matches the same file (path, size, mtime), model content and result-changing
+ * options (`resultKey`), so a kill -9 loses at most
  * the images in flight. Tables, overlays and the report are built from the records afterwards
  * (outputs.ts), in input order, so an interrupted-and-resumed run writes the same files as an
  * uninterrupted one.
@@ -47,6 +48,12 @@ export interface ImageRecord {
   format: 'emseg-analysis-image-1';
   source: { path: string; size: number; mtimeMs: number };
   model: { path: string; size: number; mtimeMs: number };
+  /**
+   * What made the result: a hash of the model file's content and of every option that changes
+   * results (classes, score threshold, tiling, rescaling). A record whose key differs from the run's
+   * is redone, never reused (an alias such as vesicle-large shares its file with vesicles).
+   */
+  key: string;
   result: ImageResult;
   ms: number;
 }
@@ -56,6 +63,8 @@ export interface AnalysisSummary {
   failures: { path: string; error: string }[];
   skipped: number;
   processed: number;
+  /** Images whose earlier record was made with another model or options, analysed again. */
+  redone: number;
 }
 
 /** A file name for an input's record: its base name plus a hash of its absolute path (inputs may share names). */
@@ -78,6 +87,23 @@ function readRecord(file: string): ImageRecord | null {
   }
 }
 
+/** sha256 of a file's bytes (streamed). */
+async function fileHash(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * The key of results made by `modelHash` with these options: every option that changes a result,
+ * in a fixed order, with the SDK's defaults filled in (so "default" and its explicit value agree).
+ */
+export function resultKey(modelHash: string, classes: readonly string[] | undefined, o: DetectorOptions): string {
+  const tile = o.tile === false ? false : { size: o.tile?.size ?? DEFAULT_TILE.size, overlap: o.tile?.overlap ?? DEFAULT_TILE.overlap };
+  const settings = { model: modelHash, classes: classes ? [...classes] : null, scoreThreshold: o.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD, tile, rescale: o.rescale ?? true };
+  return createHash('sha256').update(JSON.stringify(settings)).digest('hex');
+}
+
 const sameFile = (a: { size: number; mtimeMs: number; path: string }, b: { size: number; mtimeMs: number; path: string }): boolean => a.path === b.path && a.size === b.size && a.mtimeMs === b.mtimeMs;
 
 export async function runAnalysis(paths: readonly string[], o: AnalysisOptions): Promise<AnalysisSummary> {
@@ -85,10 +111,11 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
   await mkdir(dir, { recursive: true });
   const detector = new Detector(o.model, o.detector ?? {});
   const pool = (o.workers ?? 1) > 1 ? new DetectorPool(o.model, { ...o.detector, workers: o.workers }) : null;
-  const summary: AnalysisSummary = { records: [], failures: [], skipped: 0, processed: 0 };
+  const summary: AnalysisSummary = { records: [], failures: [], skipped: 0, processed: 0, redone: 0 };
   let objects = 0;
   try {
     const model = fileIdentity((await detector.info(), detector.modelPath));
+    const key = resultKey(await fileHash(detector.modelPath), detector.classes, o.detector ?? {});
     // Which images still need work; the others are read back.
     const todo: { path: string; index: number }[] = [];
     const done = new Map<number, { path: string; record: ImageRecord }>();
@@ -101,8 +128,11 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
       } catch {
         source = null;
       }
-      if (r && source && sameFile(r.source, source) && sameFile(r.model, model)) done.set(index, { path, record: r });
-      else todo.push({ path, index });
+      if (r && source && sameFile(r.source, source) && r.key === key) done.set(index, { path, record: r });
+      else {
+        if (r && source && sameFile(r.source, source)) summary.redone++;
+        todo.push({ path, index });
+      }
     });
     summary.skipped = done.size;
     for (const d of done.values()) objects += d.record.result.instances.length;
@@ -114,7 +144,7 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
       try {
         if (outcome.error !== undefined) throw outcome.error;
         const result = outcome.result as ImageResult;
-        const record: ImageRecord = { format: 'emseg-analysis-image-1', source: fileIdentity(path), model, result, ms: Math.round(ms) };
+        const record: ImageRecord = { format: 'emseg-analysis-image-1', source: fileIdentity(path), model, key, result, ms: Math.round(ms) };
         // Per-image outputs first, the record last: the record marks the image done, so a kill
         // between the two redoes the image instead of leaving its overlay or GeoJSON missing.
         await o.onImage?.(path, async () => outcome.image ?? (await detector.decode(path)), result);

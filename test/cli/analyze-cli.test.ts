@@ -136,6 +136,28 @@ describe("the README's main command", () => {
   });
 });
 
+describe('emseg analyze: records are keyed by what made them', () => {
+  it('a second run with another model or options on the same folder redoes the images (the vesicle-large -> vesicles case)', async () => {
+    const samplesOut = join(work, 'rekeyed');
+    const first = await runEmsegAsync('analyze', samples, '--model', 'vesicle-large', '--out', samplesOut);
+    assert.equal(first.status, 0, first.stderr);
+    const second = await runEmsegAsync('analyze', samples, '--model', 'vesicles', '--out', samplesOut);
+    assert.equal(second.status, 0, second.stderr);
+    assert.match(second.stdout, /analysed 3 of 3 images \(3 now, 0 from an earlier run\)/);
+    assert.match(second.stderr, /3 images analysed in .* with another model or options were analysed again/);
+    const fresh = join(work, 'fresh-vesicles');
+    assert.equal((await runEmsegAsync('analyze', samples, '--model', 'vesicles', '--out', fresh)).status, 0);
+    assert.equal(read(samplesOut, 'objects.csv'), read(fresh, 'objects.csv'), 'the same table as a fresh run with that model');
+    const summary = JSON.parse(read(samplesOut, 'summary.json')) as { classes: Record<string, { count: number }> };
+    assert.ok(summary.classes.small_vesicle.count > 0 && summary.classes.hole.count > 0, JSON.stringify(summary.classes));
+    // Same model, another result-changing option: redone too; the same options again: reused.
+    const third = await runEmsegAsync('analyze', samples, '--model', 'vesicles', '--out', samplesOut, '--score-threshold', '0.9');
+    assert.match(third.stdout, /\(3 now, 0 from an earlier run\)/);
+    const fourth = await runEmsegAsync('analyze', samples, '--model', 'vesicles', '--out', samplesOut, '--score-threshold', '0.9', '--threads', '1');
+    assert.match(fourth.stdout, /\(0 now, 3 from an earlier run\)/, 'threads do not change results: records reused');
+  });
+});
+
 describe('emseg eval-model', () => {
   it('--json: iouType, stats and per-class AP by class name', async () => {
     const data = join(work, 'eval-data');
