@@ -53,9 +53,20 @@ export interface TrainOptions {
    * their fresh initialisation. Applied only when the run starts (not on resume).
    */
   initFrom?: string;
+  /**
+   * Which checkpoint becomes `checkpoints/best` (the one to export): 'best' = highest validation AP,
+   * 'last' = the final step, 'auto' (default) = by validation AP when the validation set has at least
+   * MIN_SELECTION_IMAGES images, else the last (on 2 validation images AP is noise: the seed split's
+   * 2-image validation picked a checkpoint scoring half the last one's test AP, docs/training.md).
+   * The best-on-validation checkpoint is always kept as `checkpoints/best-val` too.
+   */
+  select?: 'auto' | 'best' | 'last';
   /** Progress lines (stderr in the CLI). */
   progress?: (line: string) => void;
 }
+
+/** Validation images from which `select: 'auto'` trusts validation AP to choose a checkpoint. */
+export const MIN_SELECTION_IMAGES = 10;
 
 export const DEFAULT_TRAIN: Omit<TrainOptions, 'train' | 'out' | 'task'> = {
   maxSteps: 2000, seed: 0, backend: 'auto', workers: 2, lr: 0.01, warmup: 100, evalPeriod: 200, logPeriod: 10, augment: DEFAULT_AUGMENT,
@@ -213,6 +224,9 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
     await overwriteParams(engine, specs, (p) => byName.get(`${p.name}:${p.shape.join('x')}`));
     log(`initialised ${copied} of ${specs.length} tensors from ${o.initFrom} (by name and shape)`);
   }
+  const selectByVal = val !== null && (o.select === 'best' || ((o.select ?? 'auto') === 'auto' && val.samples.length >= MIN_SELECTION_IMAGES));
+  if (val && !selectByVal && start === 0) log(`checkpoint selection: the last step (${o.select === 'last' ? '--select last' : `validation has ${val.samples.length} image${val.samples.length === 1 ? '' : 's'}, fewer than ${MIN_SELECTION_IMAGES}`}); the best on validation is kept as checkpoints/best-val`);
+  let selected: Record<string, unknown> | null = selectByVal ? best : null;
   const t0 = performance.now();
   try {
     for (let step = start; step < o.maxSteps; step++) {
@@ -237,8 +251,16 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
           log(`step ${step + 1}: validation ${metrics.iouType} AP ${(metrics.AP as number).toFixed(4)}, AP50 ${(metrics.AP50 as number).toFixed(4)}`);
           if (!best || (metrics.AP as number) > (best.AP as number)) {
             best = metrics;
-            await saveCheckpoint(join(o.out, 'checkpoints', 'best'), manifestBase(step + 1, { best }), state.params);
+            await saveCheckpoint(join(o.out, 'checkpoints', 'best-val'), manifestBase(step + 1, { best }), state.params);
+            if (selectByVal) {
+              selected = metrics;
+              await saveCheckpoint(join(o.out, 'checkpoints', 'best'), manifestBase(step + 1, { best, selection: 'best validation AP' }), state.params);
+            }
           }
+        }
+        if (last && !selectByVal) {
+          selected = metrics ?? null;
+          await saveCheckpoint(join(o.out, 'checkpoints', 'best'), manifestBase(step + 1, { ...(metrics ? { best: metrics } : {}), selection: 'last step' }), state.params);
         }
         await saveCheckpoint(latest, manifestBase(step + 1, { best, last: metrics }), state.params, state.momentum);
       }
@@ -246,7 +268,7 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
   } finally {
     await engine.close();
   }
-  return { step: o.maxSteps, best };
+  return { step: o.maxSteps, best: selected };
 }
 
 /** Replace the parameters `valueOf` gives (in checkpoint order `specs`) and reset the momentum. */

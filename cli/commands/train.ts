@@ -28,6 +28,9 @@ log line and per validation) and checkpoints/{latest,best}.
                     else convolutions by shape in order (docs/training.md); a fresh run only.
                     Default: the zoo's EM-pretrained backbone (em-backbone) when the zoo has one and no
                     --init-from is given; "none" trains from scratch
+  --select S        which checkpoint becomes checkpoints/best: auto (default: best validation AP when
+                    validation has >= 10 images, else the last step), best, last; the best on
+                    validation is always kept as checkpoints/best-val
   --init-from DIR   checkpoint folder (e.g. runs/x/checkpoints/best) whose tensors initialise every
                     parameter of the same name and shape (fine-tuning; adding "rotatedStage"); a fresh run only`;
 
@@ -40,7 +43,7 @@ export async function trainCommand(argv: string[], out: (text: string) => void):
         task: { type: 'string' }, train: { type: 'string' }, val: { type: 'string' }, out: { type: 'string' }, config: { type: 'string' },
         epochs: { type: 'string' }, 'max-steps': { type: 'string' }, seed: { type: 'string', default: '0' }, backend: { type: 'string', default: 'auto' },
         workers: { type: 'string', default: '2' }, lr: { type: 'string' }, 'eval-period': { type: 'string' }, 'log-period': { type: 'string' },
-        'init-backbone': { type: 'string' }, 'init-from': { type: 'string' },
+        'init-backbone': { type: 'string' }, 'init-from': { type: 'string' }, select: { type: 'string', default: 'auto' },
       },
       strict: true,
     }));
@@ -70,6 +73,8 @@ export async function trainCommand(argv: string[], out: (text: string) => void):
   // The config file's "augment" group is a training option, not a model setting.
   const augment = parseAugmentOptions(config?.augment, values.config ?? 'augmentation');
   if (config) delete config.augment;
+  const select = values.select as 'auto' | 'best' | 'last';
+  if (!['auto', 'best', 'last'].includes(select)) throw new UsageError(`--select must be auto, best or last, received "${select}"`);
   const init = initBackboneChoice(values['init-backbone'], values['init-from']);
   const info = await selectBackend(backend, { threads: threadsPerWorker(workers) });
   process.stderr.write(`emseg train: backend ${info.description}, ${workers} worker${workers > 1 ? 's' : ''}\n`);
@@ -90,6 +95,7 @@ export async function trainCommand(argv: string[], out: (text: string) => void):
     augment,
     ...(init ? { initBackbone: init.file, initBackboneIsDefault: init.isDefault } : {}),
     ...(values['init-from'] ? { initFrom: values['init-from'] } : {}),
+    select,
     progress: (line: string) => process.stderr.write(`${line}\n`),
   });
   out(JSON.stringify({ out: values.out, steps: result.step, best: result.best }));

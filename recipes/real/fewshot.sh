@@ -27,14 +27,17 @@ for d in $(seq 0 $((DRAWS - 1))); do
       t0=$(date +%s)
       $EMSEG train --task instance-segmentation --train "$DATA/fs$d/train.json" --val "$DATA/fs$d/val.json" --out "$RUN" \
         --config "$CONFIG" --max-steps "$STEPS" --eval-period 100 --workers "${WORKERS:-2}" --seed "$d" --init-backbone "$init" 2> "$RUN.log"
-      $EMSEG predict "$RUN/checkpoints/${CHECKPOINT:-best}" --data "$TEST" --max-dets 300 > "$RUN/test-metrics.json"
       echo "{\"seconds\": $(( $(date +%s) - t0 ))}" > "$RUN/time.json"
+      # Both candidates on the test images: emseg's selection (checkpoints/best: the last step when
+      # validation has < 10 images) and the checkpoint with the best AP on the 2 validation images.
+      $EMSEG predict "$RUN/checkpoints/best" --data "$TEST" --max-dets 300 > "$RUN/test-metrics.json"
+      $EMSEG predict "$RUN/checkpoints/best-val" --data "$TEST" --max-dets 300 > "$RUN/test-metrics-bestval.json"
     fi
-    node -e "const m=require('./$RUN/test-metrics.json'),t=require('./$RUN/time.json');console.log(JSON.stringify({init:'$init',draw:$d,AP:m.stats?.AP??m.AP,AP50:m.stats?.AP50??m.AP50,AP75:m.stats?.AP75??m.AP75,seconds:t.seconds}))" | tee -a "$OUT/runs.jsonl"
+    node -e "const m=require('./$RUN/test-metrics.json'),v=require('./$RUN/test-metrics-bestval.json'),t=require('./$RUN/time.json');console.log(JSON.stringify({init:'$init',draw:$d,AP:m.stats.AP,AP50:m.stats.AP50,AP75:m.stats.AP75,valAP:v.stats.AP,valAP50:v.stats.AP50,valAP75:v.stats.AP75,seconds:t.seconds}))" | tee -a "$OUT/runs.jsonl"
   done
 done
 node -e "
 const rows=require('fs').readFileSync('$OUT/runs.jsonl','utf8').trim().split('\n').map(JSON.parse);
 const by={};for(const r of rows)(by[r.init]??=new Map()).set(r.draw,r);
 for(const [init,m] of Object.entries(by)){const v=[...m.values()];const f=k=>{const a=v.map(r=>r[k]);const mu=a.reduce((s,x)=>s+x,0)/a.length;const sd=Math.sqrt(a.reduce((s,x)=>s+(x-mu)**2,0)/Math.max(1,a.length-1));return mu.toFixed(3)+' +- '+sd.toFixed(3)};
-console.log('$BENCH init '+init+' ('+v.length+' draws): AP '+f('AP')+', AP50 '+f('AP50')+', AP75 '+f('AP75'));}"
+console.log('$BENCH init '+init+' ('+v.length+' draws, train '+f('seconds')+' s): selected checkpoint AP '+f('AP')+', AP50 '+f('AP50')+', AP75 '+f('AP75')+'; best on the 2 validation images AP '+f('valAP')+', AP50 '+f('valAP50')+', AP75 '+f('valAP75'));}"

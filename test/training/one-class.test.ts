@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -77,10 +77,14 @@ describe('one-class datasets', () => {
     const out = join(dir, 'run');
     await trainDetector({
       task: 'instance-segmentation', train: ann, val: ann, out, seed: 0, backend: 'wasm', workers: 1, lr: 0.01, warmup: 2, logPeriod: 1,
-      maxSteps: 4, evalPeriod: 4, augment: { geometric: true, strength: 1 },
+      maxSteps: 4, evalPeriod: 2, augment: { geometric: true, strength: 1 },
     });
     const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { loss?: number; val?: { perClassAP: Record<string, number> } });
     assert.ok(lines.filter((l) => l.loss !== undefined).every((l) => Number.isFinite(l.loss)));
+    // 2 validation images: emseg keeps the last step as checkpoints/best, the best on validation as best-val.
+    const selected = JSON.parse(readFileSync(join(out, 'checkpoints', 'best', 'manifest.json'), 'utf8')) as { step: number; metrics: { selection: string } };
+    assert.deepEqual([selected.step, selected.metrics.selection], [4, 'last step']);
+    assert.ok(existsSync(join(out, 'checkpoints', 'best-val', 'manifest.json')));
     const perClass = lines.find((l) => l.val)!.val!.perClassAP;
     assert.deepEqual(Object.keys(perClass).sort(), ['hole', 'large_vesicle', 'small_vesicle']);
     assert.equal(perClass.hole, -1, 'a class without ground truth has no AP (-1), not 0');
