@@ -8,8 +8,9 @@ export const baselineUsage = `Usage: emseg baseline --data ANN.json [--category 
 The traditional floor on real data: Otsu threshold + distance-transform watershed (what a Fiji user
 does: Gaussian blur sigma 1, Otsu, fill holes, h-maxima of the distance map with h = 1 px as seeds,
 watershed, objects >= 10 px), run on every image of a COCO dataset and scored as segm and bbox AP on
-one category (the dataset's only one unless --category names it).
-  --json          {"category", "images", "detections", "segm": {AP, AP50, ...}, "bbox": {...}, "seconds"}
+one category (the dataset's only one unless --category names it; --category '*' scores every category
+as one, class-agnostic); box-only ground truth: bbox AP only.
+  --json          {"category", "images", "detections", "segm": {AP, AP50, ...} | null, "bbox": {...}, "seconds"}
   --max-dets N    detections per image scored (default 300)
   --out DT.json   also write the objects as a COCO results list (for emseg eval, or to view them)
   --foreground F  auto (default: the side of the threshold the image border is not on), dark or bright`;
@@ -36,7 +37,7 @@ export async function baselineCommand(argv: string[], out: (text: string) => voi
   }
   const f = (v: number): string => (v < 0 ? 'n/a' : v.toFixed(3));
   out(`Otsu + watershed on ${values.data} (${r.category}): ${r.images} images, ${r.detections} objects, ${r.seconds.toFixed(1)} s`);
-  out(`  segm AP ${f(r.segm.AP)} (AP50 ${f(r.segm.AP50)}, AP75 ${f(r.segm.AP75)})`);
+  if (r.segm) out(`  segm AP ${f(r.segm.AP)} (AP50 ${f(r.segm.AP50)}, AP75 ${f(r.segm.AP75)})`);
   out(`  bbox AP ${f(r.bbox.AP)} (AP50 ${f(r.bbox.AP50)}, AP75 ${f(r.bbox.AP75)})`);
   return 0;
 }

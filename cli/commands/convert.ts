@@ -12,13 +12,15 @@ Convert annotations to a COCO dataset (file_name paths are relative to ANN.json'
       instance-id label images (0 = background, k = instance k), matched to images by file name
   emseg convert masks --images DIR --masks DIR --out ANN.json [--category NAME] [--rbox] [--min-area N] [--only LIST]
       binary masks: each 8-connected component is an instance
-  emseg convert voc XML|DIR... --out ANN.json
+  emseg convert voc XML|DIR... --out ANN.json [--rbox]
       LabelImg (Pascal VOC) and roLabelImg XML; roLabelImg's robndbox angle (radians, clockwise on
       screen) becomes rbox [cx, cy, w, h, -angle in degrees] (counter-clockwise, detectron2 XYWHA)
-  emseg convert labelbox EXPORT.json --images DIR --out ANN.json
+  emseg convert labelbox EXPORT.json --images DIR --out ANN.json [--rbox]
       Labelbox v1 JSON export with bounding boxes
 Options:
-  --rbox        also fit each mask's minimum-area rotated box ("rbox"), for rods
+  --rbox        also fit each mask's minimum-area rotated box ("rbox"), for rods; for box-only
+                annotations (voc, labelbox) an axis-aligned rbox [cx, cy, w, h, 0] for every box that
+                has none, so box datasets train the rotated detector (--task rotated-detection)
   --only LIST   convert only the images named in LIST (a JSON list or one name per line)
   --min-area N  drop instances smaller than N pixels (default 1)`;
 
@@ -71,7 +73,20 @@ export async function convertCommand(argv: string[], out: (text: string) => void
   } else {
     throw new UsageError(`unknown kind "${kind ?? ''}": expected labelmap, masks, voc or labelbox`);
   }
+  if (values.rbox && (kind === 'voc' || kind === 'labelbox')) dataset = withAxisAlignedRboxes(dataset);
   await writeFileAtomic(values.out, `${stringifyCoco(dataset)}\n`);
   out(`wrote ${values.out}: ${dataset.images.length} images, ${dataset.annotations.length} annotations, categories ${dataset.categories.map((c) => c.name).join(', ')}`);
   return 0;
+}
+
+/** Boxes without an rbox get the axis-aligned one, [cx, cy, w, h, 0] (detectron2 XYWHA). */
+function withAxisAlignedRboxes(ds: CocoDataset): CocoDataset {
+  return {
+    ...ds,
+    annotations: ds.annotations.map((a) => {
+      if (a.rbox || !a.bbox) return a;
+      const [x, y, w, h] = a.bbox;
+      return { ...a, rbox: [x + w / 2, y + h / 2, w, h, 0] };
+    }),
+  };
 }

@@ -1,4 +1,4 @@
-import { invalidArgument } from '../errors.ts';
+import { EmsegError, invalidArgument } from '../errors.ts';
 import type { BoxXYWH, RotatedBox } from '../geometry/types.ts';
 import { cocoSegmentationToRle } from '../mask/coco-segmentation.ts';
 import type { CocoDataset, CocoDetection, IouType } from '../coco/types.ts';
@@ -82,9 +82,14 @@ function geometryOf(
   width: number,
   where: string,
 ): Geometry {
+  // A record without the geometry the evaluation needs is a typed error, never a TypeError further in.
+  const field = iouType === 'bbox' ? record.bbox : iouType === 'rbox' ? record.rbox : record.segmentation;
+  if (field === undefined || field === null) {
+    throw new EmsegError('EMSEG_COCO_INVALID', `${where}: no "${iouType === 'segm' ? 'segmentation' : iouType}" (${iouType} evaluation needs it on every record)`);
+  }
   if (iouType === 'bbox') return record.bbox as BoxXYWH;
   if (iouType === 'rbox') return record.rbox as RotatedBox;
-  return prepareRle(cocoSegmentationToRle(record.segmentation as never, height, width, where));
+  return prepareRle(cocoSegmentationToRle(record.segmentation as never, height, width, `${where}.segmentation`));
 }
 
 function iouMatrix(iouType: IouType, dts: Geometry[], gts: Geometry[], crowd: Uint8Array): Float64Array {
@@ -128,7 +133,7 @@ export function evaluateCoco(
       id: a.id,
       imgId: a.image_id,
       catId: a.category_id,
-      geometry: geometryOf(iouType, a, im.height, im.width, `${gtName}: annotations[${i}] (id ${a.id}).segmentation`),
+      geometry: geometryOf(iouType, a, im.height, im.width, `${gtName}: annotations[${i}] (id ${a.id})`),
       area: a.area,
       crowd: a.iscrowd,
       score: 0,
@@ -139,7 +144,7 @@ export function evaluateCoco(
   const segmAreaFromBox = iouType === 'segm' && dt.length > 0 && dt[0].bbox !== undefined && dt[0].bbox.length > 0;
   const dts = dt.map((d, i) => {
     const im = imageSize.get(d.image_id)!;
-    const geometry = geometryOf(iouType, d, im.height, im.width, `${dtName}: results[${i}].segmentation`);
+    const geometry = geometryOf(iouType, d, im.height, im.width, `${dtName}: results[${i}]`);
     let area: number;
     if (iouType === 'bbox') area = d.bbox![2] * d.bbox![3];
     else if (iouType === 'rbox') area = d.rbox![2] * d.rbox![3];

@@ -5,6 +5,7 @@
 #   npm run bench:real -- emps-particles-fewshot [steps] [draws] [init...]   14 + 2 images per draw
 #   npm run bench:real -- drosophila-mito [steps] [draws] [init...]          ssTEM mitochondria, 14 + 2 of 15
 #   npm run bench:real -- emps-rods [steps]        rotated detection, 3-fold cross-validation = recipes/emps-rods-cv.sh
+#   npm run bench:real -- deepsem-nanowires [steps] rotated detection on axis-aligned boxes = recipes/real/nanowire.sh
 # Results go to runs/bench-real/<task>/; every run logs its wall time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,10 +19,14 @@ case "$TASK" in
     mkdir -p "$OUT"
     for t in runs/real/emps/outer/test.json runs/real/droso/split/test.json; do
       $EMSEG baseline --data "$t"
-    done ;;
+    done
+    DS=../shared/data/deepsem-nanowires
+    [ -f runs/real/deepsem/test.json ] || $EMSEG convert labelbox "$DS/labels/nw_yield_val.json" --images "$DS/images" --rbox --out runs/real/deepsem/test.json
+    $EMSEG baseline --data runs/real/deepsem/test.json --category '*' ;;
   emps-particles) bash recipes/real/particle.sh "$OUT/emps-particles" "${1:-2000}" ;;
   emps-particles-fewshot) bash recipes/real/fewshot.sh emps-particles "$OUT/emps-particles-fewshot" "${1:-500}" "${2:-3}" "${@:3}" ;;
   drosophila-mito) bash recipes/real/fewshot.sh drosophila-mito "$OUT/drosophila-mito" "${1:-500}" "${2:-3}" "${@:3}" ;;
   emps-rods) bash recipes/emps-rods-cv.sh "$OUT/emps-rods" "${1:-1000}" ;;
-  *) sed -n '2,8p' "$0" >&2; exit 2 ;;
+  deepsem-nanowires) bash recipes/real/nanowire.sh "$OUT/deepsem-nanowires" "${1:-1500}" ;;
+  *) sed -n '2,9p' "$0" >&2; exit 2 ;;
 esac

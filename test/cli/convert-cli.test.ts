@@ -48,6 +48,12 @@ describe('emseg convert', () => {
     assert.match(r.stdout, /3 images, 477 annotations, categories nw, parasitic, nanospade/);
     assert.equal(runEmseg('dataset', 'check', ann).status, 0);
     expectSelfAP1(ann, 'bbox', 'bbox', dir);
+    // --rbox: the axis-aligned rotated box of every box, for the rotated detector.
+    const rb = join(dir, 'nw-rbox.json');
+    assert.equal(runEmseg('convert', 'labelbox', join(deepsem, 'labels', 'nw_yield_val.json'), '--images', join(deepsem, 'images'), '--out', rb, '--rbox').status, 0);
+    const withR = JSON.parse(readFileSync(rb, 'utf8')) as { annotations: { bbox: number[]; rbox: number[] }[] };
+    assert.ok(withR.annotations.every((a) => a.rbox[4] === 0 && a.rbox[0] === a.bbox[0] + a.bbox[2] / 2 && a.rbox[3] === a.bbox[3]));
+    expectSelfAP1(rb, 'rbox', 'rbox', dir);
   });
 
   it('converts roLabelImg XML (rotated boxes) and LabelImg XML', () => {
