@@ -11,6 +11,8 @@ export type EmsegErrorCode =
   | 'EMSEG_COCO_UNKNOWN_CATEGORY'
   | 'EMSEG_RLE_INVALID'
   | 'EMSEG_FILE_READ'
+  /** A file could not be written (permissions, disk full...); nothing partial is left under its name. */
+  | 'EMSEG_FILE_WRITE'
   /** The bytes are not any image format emseg reads (or not the one the extension claims). */
   | 'EMSEG_FORMAT_UNKNOWN'
   /** A header field is impossible (bad magic, unknown data type, zero or negative size...). */

@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EmsegError, invalidArgument } from '../core/errors.ts';
@@ -389,10 +389,14 @@ export async function exportDetector(checkpointDir: string, outPath: string, opt
   const ck = await readDetectorCheckpoint(checkpointDir);
   const model = buildFromCheckpoint(ck, options);
   const bytes = encodeModel(model);
+  // Atomic: a temporary file beside the target, then a rename, so a kill never leaves a truncated model.
+  const tmp = `${outPath}.${process.pid}.tmp`;
   try {
-    writeFileSync(outPath, bytes);
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, outPath);
   } catch (e) {
-    throw new EmsegError('EMSEG_FILE_READ', `${outPath}: cannot write the model (${(e as Error).message})`, { file: outPath, cause: e });
+    rmSync(tmp, { force: true });
+    throw new EmsegError('EMSEG_FILE_WRITE', `${outPath}: cannot write the model (${(e as Error).message})`, { file: outPath, cause: e });
   }
   return {
     summary: summarizeModel(model),

@@ -11,6 +11,7 @@ import { type ModelInfo, parseModelInfo } from '../core/inference/model-info.ts'
 import { ownedByTile, planTiles } from '../core/inference/tiling.ts';
 import type { ImageResult, Instance } from '../core/inference/types.ts';
 import { normalizeImage } from '../core/preprocess/normalize.ts';
+import { MAX_PIXELS } from '../core/formats/limits.ts';
 import { readImage, readImageBytes } from './read-image.ts';
 import { resolveZooModel } from './zoo.ts';
 import { decodeModel } from '../export/onnx/model.ts';
@@ -182,11 +183,11 @@ export class Detector {
   /** Detect and measure every object of one image. */
   async run(input: DetectorInput): Promise<ImageResult> {
     const image = await this.decode(input);
-    return this.runDecoded(image);
+    return this.runDecoded(image, inputName(input));
   }
 
   /** `run` on an image already decoded (see `decode`): the part that needs the model. */
-  async runDecoded(image: EmImage): Promise<ImageResult> {
+  async runDecoded(image: EmImage, name = 'image'): Promise<ImageResult> {
     const { session, info } = await this.open();
     const timing = { preprocess: 0, inference: 0, postprocess: 0 };
     let t = performance.now();
@@ -200,6 +201,10 @@ export class Detector {
     }
     const width = factor === 1 ? image.width : Math.max(1, Math.round(image.width * factor));
     const height = factor === 1 ? image.height : Math.max(1, Math.round(image.height * factor));
+    // An absurd calibration (a 64 px image at 2000 nm/px for a 1 nm/px model) must not allocate gigapixels.
+    if (!(width * height <= MAX_PIXELS)) {
+      throw new EmsegError('EMSEG_IMAGE_TOO_LARGE', `${name}: resampling ${image.width} x ${image.height} px at ${image.pixelSize?.x} nm/px to the model's ${info.pixelSizeNm} nm/px gives ${width} x ${height} px, more than the limit of ${MAX_PIXELS} pixels; check the calibration or run without rescaling (rescale: false, --no-rescale)`, { file: name });
+    }
     const data = factor === 1 ? normalized : resampleBilinear(normalized, image.width, image.height, width, height);
     const tile = this.options.tile === false ? { size: Math.max(width, height), overlap: 0 } : { size: this.options.tile?.size ?? DEFAULT_TILE.size, overlap: this.options.tile?.overlap ?? DEFAULT_TILE.overlap };
     // A tile never larger than the image, its overlap below its size (planTiles' contract).

@@ -1,4 +1,4 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { EmsegError } from '../core/errors.ts';
 
@@ -13,6 +13,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await writeFile(tmp, data);
     await rename(tmp, path);
   } catch (e) {
-    throw new EmsegError('EMSEG_FILE_READ', `${path}: cannot write: ${(e as Error).message}`, { file: path, cause: e });
+    await rm(tmp, { force: true }).catch(() => {});
+    throw new EmsegError('EMSEG_FILE_WRITE', `${path}: cannot write: ${(e as Error).message}`, { file: path, cause: e });
   }
 }

@@ -186,7 +186,7 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
         let outcome: { image?: EmImage; result?: ImageResult; error?: unknown };
         try {
           const image = await current;
-          outcome = { image, result: await detector.runDecoded(image) };
+          outcome = { image, result: await detector.runDecoded(image, todo[k].path) };
         } catch (error) {
           outcome = { error };
         }

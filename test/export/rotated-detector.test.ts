@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -630,6 +630,16 @@ describe('emseg-export: bad checkpoints and the CLI', () => {
       });
     });
   }
+
+  it('an unwritable target: EMSEG_FILE_WRITE, and neither the model nor a temporary file is left', async () => {
+    const target = join(work, 'no-such-dir', 'model.onnx');
+    await assert.rejects(exportDetector(smallDir, target), (e: unknown) => e instanceof EmsegError && e.code === 'EMSEG_FILE_WRITE' && e.message.startsWith(target));
+    // A directory in the way of the rename: the temporary file is removed again.
+    const blocked = join(work, 'blocked.onnx');
+    mkdirSync(join(blocked, 'inside'), { recursive: true });
+    await assert.rejects(exportDetector(smallDir, blocked), (e: unknown) => e instanceof EmsegError && e.code === 'EMSEG_FILE_WRITE');
+    assert.deepEqual(readdirSync(work).filter((f) => f.startsWith('blocked.onnx.')), [], 'no temporary file left');
+  });
 
   const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'export/cli.ts', ...args], { cwd: new URL('../..', import.meta.url), encoding: 'utf8' });
 

@@ -166,6 +166,10 @@ describe('Detector (onnxruntime-node)', () => {
       await assert.rejects(det.run(corrupt), (e: unknown) => e instanceof EmsegError && e.message.includes('corrupt.tif'));
       await assert.rejects(det.run(join(work, 'missing.tif')), (e: unknown) => e instanceof EmsegError && /no such file/.test(e.message));
       await assert.rejects(det.run({ data: new Float32Array(10), width: 4, height: 4 }), (e: unknown) => e instanceof EmsegError && /10 pixel values for a 4 x 4 image/.test(e.message));
+      // An absurd calibration: 64 px at 2000 nm/px for a 1 nm/px model would be 128000^2 pixels.
+      const absurd = { data: new Float32Array(64 * 64), width: 64, height: 64, pixelSize: { x: 2000, y: 2000 } };
+      await assert.rejects(det.run(absurd), (e: unknown) => e instanceof EmsegError && e.code === 'EMSEG_IMAGE_TOO_LARGE' && /gives 128000 x 128000 px/.test(e.message));
+      assert.equal((await det.run({ ...absurd, pixelSize: { x: 2, y: 2 } })).width, 64, "a sane calibration still runs");
     } finally {
       await det.dispose();
     }
