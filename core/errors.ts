@@ -13,6 +13,8 @@ export type EmsegErrorCode =
   | 'EMSEG_FILE_READ'
   /** A file could not be written (permissions, disk full...); nothing partial is left under its name. */
   | 'EMSEG_FILE_WRITE'
+  /** A worker thread died (crash, out of memory) while it held a job. */
+  | 'EMSEG_WORKER_FAILED'
   /** The bytes are not any image format emseg reads (or not the one the extension claims). */
   | 'EMSEG_FORMAT_UNKNOWN'
   /** A header field is impossible (bad magic, unknown data type, zero or negative size...). */
