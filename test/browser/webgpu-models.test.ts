@@ -25,7 +25,10 @@ let work = '';
 let browser: BrowserSession | undefined;
 const models = new Map<string, Uint8Array>();
 
-const skip = chromiumAvailable() ? false : `no Chromium at ${CHROMIUM} (apt-get install -y chromium; .ci/run installs it)`;
+const missing = chromiumAvailable() ? false : `no Chromium at ${CHROMIUM} (apt-get install -y chromium; .ci/run installs it)`;
+// CI installs Chromium: there a missing browser is a failure, never a silent skip.
+if (missing && process.env.CI === 'true') throw new Error(`${missing}: under CI=true the WebGPU tests cannot be skipped`);
+const skip = missing;
 
 before(async () => {
   if (skip) return;

@@ -26,6 +26,7 @@ import { paramsOf } from '../../training/net/spec.ts';
 import { type Instance, loadTrainedModel, predictNormalized } from '../../training/predict.ts';
 import { RUNTIMES } from '../helpers/ort-runtimes.ts';
 import { writeSmallMaskCheckpoint } from '../helpers/small-detectors.ts';
+import { pythonOnnxAvailable, requireTool } from '../helpers/tools.ts';
 
 /**
  * The exported Mask R-CNN against the tfjs reference (training/predict.ts): a small seeded model
@@ -179,10 +180,7 @@ describe('emseg-export: Mask R-CNN parity with the tfjs reference', () => {
 
   it('passes the ONNX checker (Debian python3-onnx, full_check)', (t) => {
     const python = '/usr/bin/python3';
-    if (spawnSync(python, ['-c', 'import onnx'], { encoding: 'utf8' }).status !== 0) {
-      t.skip('python3-onnx is not installed (apt-get install -y python3-onnx); ONNX checker not run');
-      return;
-    }
+    if (!requireTool(t, pythonOnnxAvailable(), 'python3-onnx (apt-get install -y python3-onnx)')) return;
     const path = join(work, 'checked.onnx');
     writeFileSync(path, onnx);
     const r = spawnSync(python, ['-c', 'import sys, onnx\nonnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)\nprint("ok")', path], { encoding: 'utf8' });

@@ -31,6 +31,7 @@ import { paramsOf } from '../../training/net/spec.ts';
 import { type Instance, loadTrainedModel, predictNormalized } from '../../training/predict.ts';
 import { RUNTIMES } from '../helpers/ort-runtimes.ts';
 import { rotatedManifest, writeSmallRotatedCheckpoint } from '../helpers/small-detectors.ts';
+import { pythonOnnxAvailable, requireTool } from '../helpers/tools.ts';
 
 /**
  * The exported rotated detector against the tfjs reference (training/predict.ts): a small model
@@ -558,20 +559,16 @@ describe('emseg-export: model file', () => {
     assert.equal((models.get('small-fp16') as ModelProto).metadataProps?.find((p) => p.key === 'emseg.training_data_licence')?.value, 'unknown');
   });
 
-  it('default-size model: exported in < 10 s, file <= 1.05 x the float32 weights', () => {
+  it('default-size model: file <= 1.05 x the float32 weights (export time is printed; speed belongs to npm run bench)', () => {
     const size = statSync(join(work, 'default.onnx')).size;
     const ratio = size / (4 * defaultParams);
     console.log(`default-size model: ${defaultParams} parameters, export ${exportSeconds.toFixed(2)} s, ${size} bytes (x${ratio.toFixed(4)} the float32 weights)`);
-    assert.ok(exportSeconds < 10, `export took ${exportSeconds} s`);
     assert.ok(ratio <= 1.05, `file is ${ratio.toFixed(3)} x the weight bytes`);
   });
 
   it('passes the ONNX checker (Debian python3-onnx, full_check), fp32 and fp16', (t) => {
     const python = '/usr/bin/python3';
-    if (spawnSync(python, ['-c', 'import onnx'], { encoding: 'utf8' }).status !== 0) {
-      t.skip('python3-onnx is not installed (apt-get install -y python3-onnx); ONNX checker not run');
-      return;
-    }
+    if (!requireTool(t, pythonOnnxAvailable(), 'python3-onnx (apt-get install -y python3-onnx)')) return;
     const script = 'import sys, onnx\nfor p in sys.argv[1:]:\n    onnx.checker.check_model(onnx.load(p), full_check=True)\nprint("ok", len(sys.argv) - 1)';
     const paths = ['small', 'small-fp16', 'default', 'default-fp16'].map((n) => join(work, `${n}.onnx`));
     const debug = join(work, 'small-debug.onnx');

@@ -13,6 +13,7 @@ import { EMSEG_DOMAIN, ONNX_OPSET, decodeModel, encodeModel, int64ToNumber } fro
 import { rotatedNmsModel } from '../../export/ops/rotated-nms-model.ts';
 import { ROTATED_NMS_OP } from '../../export/ops/rotated-nms.ts';
 import { type RotatedNmsCase, cocoFixture, readJson, seededRandom } from '../helpers/fixtures.ts';
+import { pythonOnnxAvailable, requireTool } from '../helpers/tools.ts';
 
 type NmsCase = RotatedNmsCase;
 
@@ -292,11 +293,7 @@ describe('com.emseg::RotatedNMS (ONNX model-local function)', () => {
 
   it('passes the ONNX checker (Debian python3-onnx, full_check)', (t) => {
     const python = '/usr/bin/python3';
-    const probe = spawnSync(python, ['-c', 'import onnx'], { encoding: 'utf8' });
-    if (probe.status !== 0) {
-      t.skip('python3-onnx is not installed (apt-get install -y python3-onnx); ONNX checker not run');
-      return;
-    }
+    if (!requireTool(t, pythonOnnxAvailable(), 'python3-onnx (apt-get install -y python3-onnx)')) return;
     const path = join(workDir, 'rotated-nms.onnx');
     writeFileSync(path, modelBytes);
     const script = 'import sys, onnx\nm = onnx.load(sys.argv[1])\nonnx.checker.check_model(m, full_check=True)\nprint("ok", m.ir_version)';

@@ -15,6 +15,7 @@ import { defaultRotatedRcnnConfig } from '../../training/detection/config.ts';
 import { backboneSpec, boxHeadSpec } from '../../training/detection/specs.ts';
 import { type NetParams, initParams, runNet } from '../../training/net/run-tfjs.ts';
 import { type NetSpec, paramsOf } from '../../training/net/spec.ts';
+import { pythonOnnxAvailable, requireTool } from '../helpers/tools.ts';
 
 /**
  * The ONNX export of a NetSpec computes what the tfjs interpreter computes: same parameters, same
@@ -232,10 +233,7 @@ describe('NetSpec -> ONNX (opset 17) parity with the tfjs interpreter', () => {
 
   it('passes the ONNX checker (Debian python3-onnx, full_check)', (t) => {
     const python = '/usr/bin/python3';
-    if (spawnSync(python, ['-c', 'import onnx'], { encoding: 'utf8' }).status !== 0) {
-      t.skip('python3-onnx is not installed (apt-get install -y python3-onnx); ONNX checker not run');
-      return;
-    }
+    if (!requireTool(t, pythonOnnxAvailable(), 'python3-onnx (apt-get install -y python3-onnx)')) return;
     const script = 'import sys, onnx\nfor p in sys.argv[1:]:\n    onnx.checker.check_model(onnx.load(p), full_check=True)\nprint("ok", len(sys.argv) - 1)';
     const paths = exported.map((e, i) => {
       const path = join(workDir, `net-${i}.onnx`);

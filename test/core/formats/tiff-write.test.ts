@@ -7,6 +7,7 @@ import { readTiffInfo, readTiffPixels } from '../../../core/formats/tiff.ts';
 import { bestRational, encodeTiff, type TiffWriteImage } from '../../../core/formats/tiff-write.ts';
 import { closeRel } from '../../helpers/em-formats.ts';
 import { repoRoot, seededRandom } from '../../helpers/fixtures.ts';
+import { requireTool } from '../../helpers/tools.ts';
 
 function randomImage(dtype: TiffWriteImage['dtype'], width: number, height: number, seed: number): TiffWriteImage {
   const rand = seededRandom(seed);
@@ -110,10 +111,7 @@ describe('TIFF writer', () => {
   });
 
   it('sharp reads the 16-bit pixels back exactly', async (t) => {
-    if (!existsSync(join(repoRoot, 'node_modules', 'sharp'))) {
-      t.skip('sharp is not installed (node_modules/sharp missing); skipping the libvips cross-check');
-      return;
-    }
+    if (!requireTool(t, existsSync(join(repoRoot, 'node_modules', 'sharp')), 'sharp (npm ci installs it)')) return;
     const { default: sharp } = await import('sharp');
     const image = randomImage('uint16', 37, 23, 21);
     const file = encodeTiff({ ...image, pixelSize: { x: 0.75, y: 0.75 } });
