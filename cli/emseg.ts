@@ -7,6 +7,7 @@ import { datasetCommand, datasetUsage } from './commands/dataset.ts';
 import { evalCommand, evalUsage } from './commands/eval.ts';
 import { evalModelCommand, evalModelUsage } from './commands/eval-model.ts';
 import { infoCommand, infoUsage } from './commands/info.ts';
+import { mergeCommand, mergeUsage } from './commands/merge.ts';
 import { predictCommand, predictUsage } from './commands/predict.ts';
 import { synthCommand, synthUsage } from './commands/synth.ts';
 import { trainCommand, trainUsage } from './commands/train.ts';
@@ -17,6 +18,7 @@ type Command = { run: (argv: string[], out: (text: string) => void) => Promise<n
 
 const COMMANDS: Record<string, Command> = {
   analyze: { run: analyzeCommand, usage: analyzeUsage, summary: 'detect and measure objects in many images with a zoo or .onnx model (tables, overlays, report)' },
+  merge: { run: mergeCommand, usage: mergeUsage, summary: 'build the tables of a sharded analyze run (cluster array jobs) from its records' },
   eval: { run: evalCommand, usage: evalUsage, summary: 'score detections against ground truth (bbox, segm, rbox)' },
   info: { run: infoCommand, usage: infoUsage, summary: 'format, size, pixel type and calibration (nm/px) of EM images' },
   dataset: { run: datasetCommand, usage: datasetUsage, summary: 'check, summarise and split COCO datasets' },

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { isEmsegError } from '../../core/errors.ts';
 import type { EmImage } from '../../core/formats/types.ts';
@@ -12,7 +12,8 @@ import { writeFileAtomic } from '../write-file.ts';
 /**
  * The batch behind `emseg analyze`: every input image through one Detector, the next image decoded
  * while the current one is in ONNX Runtime, and each finished image written at once (atomically) to
- * DIR/images/<name>.json. That per-image record is the unit of resumption: a restarted run skips
+ * DIR/images/<hh>/<name>.json (256 sub-folders by path hash, so a million records do not share one
+ * directory). That per-image record is the unit of resumption: a restarted run skips
  * images whose record matches the same file (path, size, mtime), model content and result-changing
  * options (`resultKey`), so a kill -9 loses at most
  * the images in flight. Tables, overlays and the report are built from the records afterwards
@@ -32,6 +33,10 @@ export interface AnalysisOptions {
   onImage?: (path: string, image: () => Promise<EmImage>, result: ImageResult) => Promise<void>;
   /** Worker threads, each with its own session (DetectorPool); 1 (default): one Detector here, decoding ahead. */
   workers?: number;
+  /** The run's result key (`analysisKey`), when the caller computed it already. */
+  key?: string;
+  /** Stop starting images once aborted (SIGTERM from a scheduler's time limit); images in flight finish. */
+  signal?: AbortSignal;
 }
 
 export interface AnalysisProgress {
@@ -43,7 +48,7 @@ export interface AnalysisProgress {
   path: string;
 }
 
-/** What DIR/images/<name>.json holds. */
+/** What DIR/images/<hh>/<name>.json holds. */
 export interface ImageRecord {
   format: 'emseg-analysis-image-1';
   source: { path: string; size: number; mtimeMs: number };
@@ -56,6 +61,14 @@ export interface ImageRecord {
   key: string;
   result: ImageResult;
   ms: number;
+}
+
+/** DIR/images/<hh>/<name>.failed.json: an image that could not be analysed with this key (merge reports it). */
+export interface FailureRecord {
+  format: 'emseg-analysis-failure-1';
+  source: { path: string; size: number; mtimeMs: number } | null;
+  key: string;
+  error: string;
 }
 
 export interface AnalysisSummary {
@@ -73,17 +86,52 @@ export function recordName(path: string): string {
   return `${basename(path).replace(/[^\w.-]+/g, '_')}-${hash}`;
 }
 
-function fileIdentity(path: string): { path: string; size: number; mtimeMs: number } {
+/** Where an input's record lives: DIR/images/<first two hex digits of the path hash>/<recordName>.json. */
+export function recordFile(out: string, path: string, failed = false): string {
+  const name = recordName(path);
+  return join(out, 'images', name.slice(-10, -8), `${name}${failed ? '.failed' : ''}.json`);
+}
+
+export function fileIdentity(path: string): { path: string; size: number; mtimeMs: number } {
   const s = statSync(path);
   return { path: resolve(path), size: s.size, mtimeMs: Math.round(s.mtimeMs) };
 }
 
-function readRecord(file: string): ImageRecord | null {
+/** The run's result key and the classes it reports: the model file is read (hashed) once. */
+export async function analysisKey(model: string, options: DetectorOptions): Promise<{ key: string; classes: string[]; modelPath: string }> {
+  const detector = new Detector(model, { ...options, log: () => {} });
+  try {
+    const info = await detector.info();
+    return { key: resultKey(await fileHash(detector.modelPath), detector.classes, options), classes: detector.classes ?? info.classes, modelPath: detector.modelPath };
+  } finally {
+    await detector.dispose();
+  }
+}
+
+export function readRecord(file: string): ImageRecord | null {
   try {
     const r = JSON.parse(readFileSync(file, 'utf8')) as ImageRecord;
     return r.format === 'emseg-analysis-image-1' ? r : null;
   } catch {
-    return null; // unreadable: analyse the image again
+    return null; // missing or unreadable: analyse the image again
+  }
+}
+
+export function readFailure(file: string): FailureRecord | null {
+  try {
+    const r = JSON.parse(readFileSync(file, 'utf8')) as FailureRecord;
+    return r.format === 'emseg-analysis-failure-1' ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The identity of an input file now, or null when it cannot be read. */
+export function currentIdentity(path: string): { path: string; size: number; mtimeMs: number } | null {
+  try {
+    return fileIdentity(path);
+  } catch {
+    return null;
   }
 }
 
@@ -104,7 +152,7 @@ export function resultKey(modelHash: string, classes: readonly string[] | undefi
   return createHash('sha256').update(JSON.stringify(settings)).digest('hex');
 }
 
-const sameFile = (a: { size: number; mtimeMs: number; path: string }, b: { size: number; mtimeMs: number; path: string }): boolean => a.path === b.path && a.size === b.size && a.mtimeMs === b.mtimeMs;
+export const sameFile = (a: { size: number; mtimeMs: number; path: string }, b: { size: number; mtimeMs: number; path: string }): boolean => a.path === b.path && a.size === b.size && a.mtimeMs === b.mtimeMs;
 
 export async function runAnalysis(paths: readonly string[], o: AnalysisOptions): Promise<AnalysisSummary> {
   const dir = join(o.out, 'images');
@@ -115,19 +163,13 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
   let objects = 0;
   try {
     const model = fileIdentity((await detector.info(), detector.modelPath));
-    const key = resultKey(await fileHash(detector.modelPath), detector.classes, o.detector ?? {});
+    const key = o.key ?? resultKey(await fileHash(detector.modelPath), detector.classes, o.detector ?? {});
     // Which images still need work; the others are read back.
     const todo: { path: string; index: number }[] = [];
     const done = new Map<number, { path: string; record: ImageRecord }>();
     paths.forEach((path, index) => {
-      const file = join(dir, `${recordName(path)}.json`);
-      const r = existsSync(file) ? readRecord(file) : null;
-      let source: ImageRecord['source'] | null;
-      try {
-        source = fileIdentity(path);
-      } catch {
-        source = null;
-      }
+      const r = readRecord(recordFile(o.out, path));
+      const source = currentIdentity(path);
       if (r && source && sameFile(r.source, source) && r.key === key) done.set(index, { path, record: r });
       else {
         if (r && source && sameFile(r.source, source)) summary.redone++;
@@ -148,13 +190,17 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
         // Per-image outputs first, the record last: the record marks the image done, so a kill
         // between the two redoes the image instead of leaving its overlay or GeoJSON missing.
         await o.onImage?.(path, async () => outcome.image ?? (await detector.decode(path)), result);
-        await writeFileAtomic(join(dir, `${recordName(path)}.json`), JSON.stringify(record));
+        await writeFileAtomic(recordFile(o.out, path), JSON.stringify(record));
+        await rm(recordFile(o.out, path, true), { force: true });
         done.set(index, { path, record });
         summary.processed++;
         objects += result.instances.length;
       } catch (e) {
         if (!isEmsegError(e) && !(e instanceof Error && /ENOENT|EISDIR|ONNX|OrtRun|onnxruntime/i.test(e.message))) throw e;
-        failed.set(index, { path, error: e instanceof Error ? e.message : String(e) });
+        const error = e instanceof Error ? e.message : String(e);
+        failed.set(index, { path, error });
+        const failure: FailureRecord = { format: 'emseg-analysis-failure-1', source: currentIdentity(path), key, error };
+        await writeFileAtomic(recordFile(o.out, path, true), JSON.stringify(failure));
       }
       report(path);
     };
@@ -166,11 +212,12 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
         const t = performance.now();
         inflight.set(k, pool.run(todo[k].path).then((result) => ({ k, result, ms: performance.now() - t }), (error: unknown) => ({ k, error, ms: performance.now() - t })));
       };
-      while (next < todo.length && inflight.size < 2 * pool.size) launch(next++);
+      const more = (): boolean => next < todo.length && !o.signal?.aborted;
+      while (more() && inflight.size < 2 * pool.size) launch(next++);
       while (inflight.size > 0) {
         const r = await Promise.race(inflight.values());
         inflight.delete(r.k);
-        if (next < todo.length) launch(next++);
+        if (more()) launch(next++);
         await finish(r.k, r, r.ms);
       }
     } else {
@@ -178,7 +225,7 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
       const decode = (k: number): Promise<EmImage> | null => (k < todo.length ? detector.decode(todo[k].path) : null);
       let nextImage = decode(0);
       nextImage?.catch(() => {}); // handled when awaited
-      for (let k = 0; k < todo.length; k++) {
+      for (let k = 0; k < todo.length && !o.signal?.aborted; k++) {
         const current = nextImage as Promise<EmImage>;
         nextImage = decode(k + 1);
         nextImage?.catch(() => {});

@@ -63,7 +63,8 @@ describe('emseg analyze', () => {
     const out = join(work, 'killed');
     const child = spawn(process.execPath, [emsegBin, 'analyze', inputs, '--model', 'vesicles', '--out', out, '--format', 'csv,json,coco,geojson', '--overlay', '--report'], { stdio: 'ignore' });
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-    const records = (): number => (existsSync(join(out, 'images')) ? readdirSync(join(out, 'images')).filter((f) => f.endsWith('.json')).length : 0);
+    // Records sit in DIR/images/<hh>/ sub-folders.
+    const records = (): number => (existsSync(join(out, 'images')) ? (readdirSync(join(out, 'images'), { recursive: true }) as string[]).filter((f) => f.endsWith('.json') && !f.endsWith('.failed.json')).length : 0);
     while (records() < 2 && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGKILL');
     await exited;
@@ -75,6 +76,26 @@ describe('emseg analyze', () => {
     for (const f of OUTPUTS) assert.equal(read(out, f), read(reference, f), `${f} equals the uninterrupted run's`);
     assert.deepEqual(readdirSync(join(out, 'geojson')).sort(), readdirSync(join(reference, 'geojson')).sort());
     assert.equal(readdirSync(join(out, 'overlays')).length, 9);
+  });
+
+  it('SIGTERM (a scheduler\'s time limit): the images in flight finish, exit 143, the rerun completes the same outputs', async () => {
+    assert.ok(reference, 'runs after the first test');
+    const out = join(work, 'terminated');
+    const args = ['analyze', inputs, '--model', 'vesicles', '--out', out, '--format', 'csv,json,coco,geojson', '--overlay', '--report'];
+    const child = spawn(process.execPath, [emsegBin, ...args]);
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const records = (): number => (existsSync(join(out, 'images')) ? (readdirSync(join(out, 'images'), { recursive: true }) as string[]).filter((f) => f.endsWith('.json')).length : 0);
+    while (records() < 1 && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGTERM');
+    const code = await exited;
+    assert.equal(code, 143, stderr);
+    assert.match(stderr, /stopped by SIGTERM after \d+ of 9 images/);
+    assert.ok(!existsSync(join(out, 'objects.csv')), 'no tables from a stopped run');
+    const r = await runEmsegAsync(...args);
+    assert.equal(r.status, 0, r.stderr);
+    for (const f of OUTPUTS) assert.equal(read(out, f), read(reference, f), `${f} equals the uninterrupted run's`);
   });
 
   it('--workers 2 (two sessions in worker threads) writes the same outputs', async () => {
@@ -155,6 +176,56 @@ describe('emseg analyze: records are keyed by what made them', () => {
     assert.match(third.stdout, /\(3 now, 0 from an earlier run\)/);
     const fourth = await runEmsegAsync('analyze', samples, '--model', 'vesicles', '--out', samplesOut, '--score-threshold', '0.9', '--threads', '1');
     assert.match(fourth.stdout, /\(0 now, 3 from an earlier run\)/, 'threads do not change results: records reused');
+  });
+});
+
+describe('emseg analyze --shard and emseg merge', () => {
+  it('4 shards (one missing, then run): merge lists the missing shard, then writes the same bytes as one machine', async () => {
+    const single = join(work, 'single');
+    const r = await runEmsegAsync('analyze', inputs, '--model', 'vesicle-large', '--out', single, '--report');
+    assert.equal(r.status, 0, r.stderr);
+    const sharded = join(work, 'sharded');
+    for (const i of [0, 1, 3]) {
+      const s = await runEmsegAsync('analyze', inputs, '--model', 'vesicle-large', '--out', sharded, '--report', '--shard', `${i}/4`);
+      assert.equal(s.status, 0, s.stderr);
+      assert.match(s.stderr, new RegExp(`shard ${i}/4 \\(--shard ${i}/4\\)`));
+      assert.ok(!existsSync(join(sharded, 'objects.csv')), 'shards write records only');
+    }
+    const missing = await runEmsegAsync('merge', sharded, '--json');
+    assert.equal(missing.status, 1);
+    const m = JSON.parse(missing.stdout) as { images: number; missing: string[]; resubmit: string };
+    assert.equal(m.images, 9);
+    assert.equal(m.resubmit, '2');
+    assert.equal(m.missing.length, 2, '9 images over 4 shards: shard 2 holds 2');
+    assert.match(missing.stderr, /resubmit those shards: sbatch --array=2/);
+    assert.ok(!existsSync(join(sharded, 'objects.csv')), 'an incomplete merge writes nothing');
+    // The missing task, as a Slurm array task would run it (--shard auto from the environment).
+    const env = { ...process.env, SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_STEP: '1', SLURM_ARRAY_TASK_COUNT: '4' };
+    const auto = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [emsegBin, 'analyze', inputs, '--model', 'vesicle-large', '--out', sharded, '--report', '--shard', 'auto'], { env });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('close', (status) => resolve({ status, stderr }));
+    });
+    assert.equal(auto.status, 0, auto.stderr);
+    assert.match(auto.stderr, /shard 2\/4 \(SLURM_ARRAY_TASK_ID=2 \(min 0, step 1, count 4\)\)/);
+    for (const attempt of [1, 2]) {
+      const merged = await runEmsegAsync('merge', sharded);
+      assert.equal(merged.status, 0, merged.stderr);
+      for (const f of OUTPUTS) assert.equal(read(sharded, f), read(single, f), `${f} equals the single-machine run's (merge ${attempt})`);
+    }
+    // An explicit shard that contradicts the environment, and another model on the same folder: refused.
+    const contradict = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [emsegBin, 'analyze', inputs, '--model', 'vesicle-large', '--out', sharded, '--shard', '0/4'], { env });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('close', (status) => resolve({ status, stderr }));
+    });
+    assert.equal(contradict.status, 1);
+    assert.match(contradict.stderr, /--shard 0\/4 contradicts the environment/);
+    const other = await runEmsegAsync('analyze', inputs, '--model', 'vesicles', '--out', sharded, '--shard', '0/4');
+    assert.equal(other.status, 1);
+    assert.match(other.stderr, /holds a sharded analysis made with another model or options/);
   });
 });
 
