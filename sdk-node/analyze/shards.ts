@@ -15,18 +15,25 @@ const int = (v: string | undefined): number | null => (v !== undefined && /^\d+$
 /**
  * The shard a cluster engine gave this task, from its environment; null when none is set.
  * - Slurm job arrays: SLURM_ARRAY_TASK_ID with SLURM_ARRAY_TASK_MIN, _STEP and _COUNT
- *   (`--array=0-3` and `--array=10-40:10` both give shards 0..3);
+ *   (`--array=0-3` and `--array=10-40:10` both give shards 0..3); with `--shards N` the task id is
+ *   the shard index itself (deploy/slurm's 0-based arrays, and resubmitted ids such as --array=3,17);
  * - Kubernetes Indexed Jobs: JOB_COMPLETION_INDEX; the count is the Job's `completions`, which the
  *   pod does not see: give it as `--shards N` (or EMSEG_SHARDS in the manifest's env);
- * - AWS Batch array jobs: AWS_BATCH_JOB_ARRAY_INDEX; the size from AWS_BATCH_JOB_ARRAY_SIZE (set
- *   it in the job definition: AWS Batch does not export the size itself) or `--shards N`.
+ * - AWS Batch array jobs: AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE (both set by AWS
+ *   Batch in every child; `--shards N` where the size is missing).
  */
 export function shardFromEnv(env: Env, shards?: number): Shard | null {
   const slurmId = int(env.SLURM_ARRAY_TASK_ID);
+  if (slurmId !== null && shards !== undefined) {
+    // With the shard count given, the task id IS the shard (0-based arrays, and resubmissions such as
+    // --array=3,17, whose own MIN and COUNT describe only the resubmitted ids).
+    if (slurmId >= shards) throw badEnv('SLURM_ARRAY_TASK_ID', `a shard index below --shards ${shards}`, String(slurmId));
+    return { index: slurmId, count: shards, source: `SLURM_ARRAY_TASK_ID=${slurmId} of --shards ${shards}` };
+  }
   if (slurmId !== null) {
     const min = int(env.SLURM_ARRAY_TASK_MIN) ?? 0;
     const step = int(env.SLURM_ARRAY_TASK_STEP) ?? 1;
-    const count = int(env.SLURM_ARRAY_TASK_COUNT) ?? shards ?? null;
+    const count = int(env.SLURM_ARRAY_TASK_COUNT);
     if (count === null || count < 1 || step < 1) throw badEnv('SLURM_ARRAY_TASK_COUNT/SLURM_ARRAY_TASK_STEP', 'a positive count and step', `${env.SLURM_ARRAY_TASK_COUNT}/${env.SLURM_ARRAY_TASK_STEP}`);
     const offset = slurmId - min;
     if (offset < 0 || offset % step !== 0 || offset / step >= count) throw badEnv('SLURM_ARRAY_TASK_ID', `one of the array's ${count} ids from ${min} in steps of ${step}`, String(slurmId));
@@ -42,7 +49,7 @@ export function shardFromEnv(env: Env, shards?: number): Shard | null {
   const aws = int(env.AWS_BATCH_JOB_ARRAY_INDEX);
   if (aws !== null) {
     const count = int(env.AWS_BATCH_JOB_ARRAY_SIZE) ?? shards ?? null;
-    if (count === null) throw badEnv('AWS_BATCH_JOB_ARRAY_INDEX', 'the array size: AWS_BATCH_JOB_ARRAY_SIZE in the job definition, or --shards N', 'no size');
+    if (count === null) throw badEnv('AWS_BATCH_JOB_ARRAY_INDEX', 'the array size: AWS_BATCH_JOB_ARRAY_SIZE (AWS Batch sets it in array children) or --shards N', 'no size');
     if (aws >= count) throw badEnv('AWS_BATCH_JOB_ARRAY_INDEX', `an index below the array size ${count}`, String(aws));
     return { index: aws, count, source: `AWS_BATCH_JOB_ARRAY_INDEX=${aws} of ${count}` };
   }

@@ -25,6 +25,9 @@ describe('analysis shards', () => {
     assert.deepEqual(shardFromEnv({ SLURM_ARRAY_TASK_ID: '3', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_STEP: '1', SLURM_ARRAY_TASK_COUNT: '4' }), { index: 3, count: 4, source: 'SLURM_ARRAY_TASK_ID=3 (min 0, step 1, count 4)' });
     assert.equal(shardFromEnv({ SLURM_ARRAY_TASK_ID: '30', SLURM_ARRAY_TASK_MIN: '10', SLURM_ARRAY_TASK_STEP: '10', SLURM_ARRAY_TASK_COUNT: '4' })?.index, 2);
     assert.throws(() => shardFromEnv({ SLURM_ARRAY_TASK_ID: '15', SLURM_ARRAY_TASK_MIN: '10', SLURM_ARRAY_TASK_STEP: '10', SLURM_ARRAY_TASK_COUNT: '4' }), /SLURM_ARRAY_TASK_ID: expected one of the array's 4 ids/);
+    // A resubmitted task (--array=3: MIN 3, COUNT 1) with the shard count given: the id is the shard.
+    assert.deepEqual(shardFromEnv({ SLURM_ARRAY_TASK_ID: '3', SLURM_ARRAY_TASK_MIN: '3', SLURM_ARRAY_TASK_COUNT: '1' }, 4), { index: 3, count: 4, source: 'SLURM_ARRAY_TASK_ID=3 of --shards 4' });
+    assert.throws(() => shardFromEnv({ SLURM_ARRAY_TASK_ID: '4' }, 4), /below --shards 4/);
     assert.deepEqual(shardFromEnv({ JOB_COMPLETION_INDEX: '5' }, 8), { index: 5, count: 8, source: 'JOB_COMPLETION_INDEX=5 of 8' });
     assert.throws(() => shardFromEnv({ JOB_COMPLETION_INDEX: '5' }), /--shards N/);
     assert.deepEqual(shardFromEnv({ AWS_BATCH_JOB_ARRAY_INDEX: '0', AWS_BATCH_JOB_ARRAY_SIZE: '2' })?.count, 2);
