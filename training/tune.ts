@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { invalidArgument } from '../core/errors.ts';
+import { EmsegError, invalidArgument } from '../core/errors.ts';
 import { seededRandom } from '../core/random.ts';
 import { writeFileAtomic } from '../sdk-node/write-file.ts';
 import { twoStageDefaults } from './detection/config.ts';
@@ -22,7 +22,18 @@ export interface TuneOptions {
   /** Longest schedule a trial may draw (steps). */
   maxSteps: number;
   seed: number;
+  /** Run only this trial (an array task: `emseg tune --trial auto`); `emseg merge OUT` writes the tables. */
+  only?: number;
   progress?: (line: string) => void;
+}
+
+/** OUT/tune-manifest.json: what every trial of a search shares, so array tasks and merge agree. */
+export interface TuneManifest {
+  format: 'emseg-tune-manifest-1';
+  trials: number;
+  seed: number;
+  maxSteps: number;
+  config: ConfigOverrides | null;
 }
 
 export interface TrialSettings {
@@ -116,28 +127,96 @@ export function resultsTable(results: readonly TrialResult[]): string {
 export async function tune(o: TuneOptions): Promise<{ results: TrialResult[]; best: TrialResult | null }> {
   if (!(Number.isInteger(o.trials) && o.trials > 0)) throw invalidArgument('trials', 'a positive integer', o.trials);
   if (!o.base.val) throw invalidArgument('val', 'a validation set (trials are scored on it)', o.base.val);
+  if (o.only !== undefined && !(Number.isInteger(o.only) && o.only >= 0 && o.only < o.trials)) throw invalidArgument('trial', `an integer from 0 to ${o.trials - 1}`, o.only);
   await mkdir(o.out, { recursive: true });
+  await freezeTuneManifest(o);
   const stateFile = join(o.out, 'tune.json');
-  const results = readState(stateFile);
+  const results = o.only === undefined ? readState(stateFile) : [];
   const log = o.progress ?? (() => {});
   if (results.length > 0) log(`tune: ${results.length} of ${o.trials} trials already done`);
   for (let k = 0; k < o.trials; k++) {
+    if (o.only !== undefined && k !== o.only) continue;
     if (results.some((r) => r.trial === k)) continue;
+    const recorded = readTrialResult(o.out, k);
+    if (recorded) {
+      results.push(recorded);
+      continue;
+    }
     const settings = drawTrial(o.seed, k, o.maxSteps);
     log(`tune: trial ${k + 1}/${o.trials}: ${JSON.stringify(settings)}`);
     const t = performance.now();
     const r = await trainDetector({ ...trialOptions(o, k, settings), progress: (line) => log(`  [trial ${k}] ${line}`) });
     const best = (r.best ?? {}) as { AP?: number; AP50?: number };
-    results.push({ trial: k, settings, AP: best.AP ?? -1, AP50: best.AP50 ?? -1, steps: r.step, seconds: (performance.now() - t) / 1000 });
+    const result: TrialResult = { trial: k, settings, AP: best.AP ?? -1, AP50: best.AP50 ?? -1, steps: r.step, seconds: (performance.now() - t) / 1000 };
+    // Each trial's own record (array tasks write no shared file); tune.json gathers them.
+    await writeFileAtomic(trialResultFile(o.out, k), `${JSON.stringify(result, null, 1)}\n`);
+    results.push(result);
     results.sort((a, b) => a.trial - b.trial);
-    await writeFileAtomic(stateFile, `${JSON.stringify({ seed: o.seed, maxSteps: o.maxSteps, trials: results }, null, 1)}\n`);
+    if (o.only === undefined) await writeFileAtomic(stateFile, `${JSON.stringify({ seed: o.seed, maxSteps: o.maxSteps, trials: results }, null, 1)}\n`);
   }
+  if (o.only !== undefined) return { results, best: null };
+  return { results, best: await writeTuneSummary(o.out, { format: 'emseg-tune-manifest-1', trials: o.trials, seed: o.seed, maxSteps: o.maxSteps, config: o.base.config ?? null }, results) };
+}
+
+const trialResultFile = (out: string, k: number): string => join(out, `trial-${k}`, 'trial-result.json');
+
+function readTrialResult(out: string, k: number): TrialResult | null {
+  try {
+    const r = JSON.parse(readFileSync(trialResultFile(out, k), 'utf8')) as TrialResult;
+    return r.trial === k && typeof r.AP === 'number' ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+export function readTuneManifest(out: string): TuneManifest | null {
+  const file = join(out, 'tune-manifest.json');
+  if (!existsSync(file)) return null;
+  return JSON.parse(readFileSync(file, 'utf8')) as TuneManifest;
+}
+
+/** The first run writes the manifest; a run with another search (trials, seed, schedule, config) is refused. */
+async function freezeTuneManifest(o: TuneOptions): Promise<void> {
+  const wanted: TuneManifest = { format: 'emseg-tune-manifest-1', trials: o.trials, seed: o.seed, maxSteps: o.maxSteps, config: o.base.config ?? null };
+  const existing = readTuneManifest(o.out);
+  if (!existing) {
+    await writeFileAtomic(join(o.out, 'tune-manifest.json'), `${JSON.stringify(wanted, null, 1)}\n`);
+    return;
+  }
+  for (const key of ['trials', 'seed', 'maxSteps', 'config'] as const) {
+    if (JSON.stringify(existing[key]) !== JSON.stringify(wanted[key])) {
+      throw new EmsegError('EMSEG_INVALID_ARGUMENT', `${o.out} holds a search with another ${key} (${JSON.stringify(existing[key])}, this run: ${JSON.stringify(wanted[key])}); use another --out`, { file: join(o.out, 'tune-manifest.json') });
+    }
+  }
+}
+
+/** results.md and best-config.json from all trials' results. */
+async function writeTuneSummary(out: string, m: TuneManifest, results: TrialResult[]): Promise<TrialResult | null> {
   const best = [...results].sort((a, b) => b.AP - a.AP || a.trial - b.trial)[0] ?? null;
-  await writeFileAtomic(join(o.out, 'results.md'), `${resultsTable(results)}\n`);
+  await writeFileAtomic(join(out, 'results.md'), `${resultsTable(results)}\n`);
   if (best) {
-    const opts = trialOptions(o, best.trial, best.settings);
+    const opts = trialOptions({ base: { config: m.config ?? undefined } as TuneOptions['base'], out, trials: m.trials, maxSteps: m.maxSteps, seed: m.seed }, best.trial, best.settings);
     const bestConfig = { trial: best.trial, valAP: best.AP, lr: opts.lr, warmup: opts.warmup, maxSteps: opts.maxSteps, augment: opts.augment, config: opts.config };
-    await writeFileAtomic(join(o.out, 'best-config.json'), `${JSON.stringify(bestConfig, null, 1)}\n`);
+    await writeFileAtomic(join(out, 'best-config.json'), `${JSON.stringify(bestConfig, null, 1)}\n`);
   }
-  return { results, best };
+  return best;
+}
+
+/**
+ * `emseg merge OUT` for a search run as array tasks: every trial's record gathered into tune.json,
+ * results.md and best-config.json; missing trials listed (with the --array spec) and nothing written.
+ */
+export async function mergeTune(out: string): Promise<{ results: TrialResult[]; best: TrialResult | null; missing: number[] }> {
+  const m = readTuneManifest(out);
+  if (!m) throw new EmsegError('EMSEG_FILE_READ', `${out}: no tune-manifest.json (not an emseg tune folder)`, { file: out });
+  const results: TrialResult[] = [];
+  const missing: number[] = [];
+  for (let k = 0; k < m.trials; k++) {
+    const r = readTrialResult(out, k);
+    if (r) results.push(r);
+    else missing.push(k);
+  }
+  if (missing.length > 0) return { results, best: null, missing };
+  await writeFileAtomic(join(out, 'tune.json'), `${JSON.stringify({ seed: m.seed, maxSteps: m.maxSteps, trials: results }, null, 1)}\n`);
+  return { results, best: await writeTuneSummary(out, m, results), missing };
 }

@@ -3,10 +3,13 @@ import { parseArgs } from 'node:util';
 import { EmsegError } from '../../core/errors.ts';
 import { collectRecords, readManifest } from '../../sdk-node/analyze/manifest.ts';
 import { writeAggregateOutputs } from '../../sdk-node/analyze/outputs.ts';
+import { arraySpec } from '../../sdk-node/analyze/shards.ts';
+import { mergeTune, readTuneManifest, resultsTable } from '../../training/tune.ts';
 import { writeFileAtomic } from '../../sdk-node/write-file.ts';
 import { UsageError } from '../usage-error.ts';
 
 export const mergeUsage = `Usage: emseg merge DIR [--json]
+
 
 Build the tables (objects.csv, summary.csv/json), predictions.coco.json and report of a sharded \`emseg analyze --shard\`
 run from the per-image records of all its shards: the same bytes a single-machine run writes.
@@ -14,6 +17,8 @@ Idempotent. When images lack a valid record (a shard not run, killed, or run wit
 options, or an input changed since), nothing is written: their list and the --array spec of the
 shards to resubmit are printed, and the exit code is 1. Images that failed are listed in
 DIR/failures.json (exit code 1), as in a single-machine run.
+For a folder of \`emseg tune --trial auto\` array tasks: tune.json, results.md and best-config.json from
+every trial's result (missing trials listed with the --array spec; exit 1).
   --json   {"images", "analysed", "failed", "missing": [paths], "resubmit": "0,2-3"} on stdout`;
 
 export async function mergeCommand(argv: string[], out: (text: string) => void): Promise<number> {
@@ -26,6 +31,16 @@ export async function mergeCommand(argv: string[], out: (text: string) => void):
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new UsageError('give one analysis folder DIR');
   const dir = positionals[0];
+  if (readTuneManifest(dir)) {
+    const t = await mergeTune(dir);
+    if (t.missing.length > 0) {
+      process.stderr.write(`emseg merge: trials ${t.missing.join(', ')} have no result; resubmit them: sbatch --array=${arraySpec(t.missing)} ... (emseg tune --trial auto)\n`);
+      return 1;
+    }
+    out(resultsTable(t.results));
+    if (t.best) out(`\nbest: trial ${t.best.trial}, validation AP ${t.best.AP.toFixed(3)}; settings in ${dir}/best-config.json`);
+    return 0;
+  }
   const m = readManifest(dir);
   if (!m) throw new EmsegError('EMSEG_FILE_READ', `${dir}: no manifest.json (not an emseg analyze output folder)`, { file: dir });
   const state = collectRecords(dir, m);

@@ -4,6 +4,7 @@ import { readTextFile } from '../../sdk-node/read-file.ts';
 import { type BackendChoice, selectBackend, threadsPerWorker } from '../../training/backend/select-backend.ts';
 import { DEFAULT_TRAIN, type Task } from '../../training/train.ts';
 import { resultsTable, tune } from '../../training/tune.ts';
+import { resolveShard } from '../../sdk-node/analyze/shards.ts';
 import { UsageError } from '../usage-error.ts';
 
 export const tuneUsage = `Usage: emseg tune --task rotated-detection|instance-segmentation --train ANN.json --val ANN.json --out runs/NAME [options]
@@ -19,7 +20,10 @@ best-config.json the winning settings.
   --max-steps N     longest schedule a trial may draw (default 500)
   --seed S          search seed (trial K's settings depend only on S and K) and training seed (default 0)
   --workers N       1 or 2 (default 2); --backend B as in emseg train
-  --config FILE     base model settings (JSON) the trials start from`;
+  --config FILE     base model settings (JSON) the trials start from
+  --trial K|auto    run only trial K (an array task; auto: SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX or
+                    AWS_BATCH_JOB_ARRAY_INDEX is the trial); each trial writes trial-K/trial-result.json and
+                    \`emseg merge runs/NAME\` writes tune.json, results.md and best-config.json`;
 
 export async function tuneCommand(argv: string[], out: (text: string) => void): Promise<number> {
   let values;
@@ -29,7 +33,7 @@ export async function tuneCommand(argv: string[], out: (text: string) => void): 
       options: {
         task: { type: 'string' }, train: { type: 'string' }, val: { type: 'string' }, out: { type: 'string' }, config: { type: 'string' },
         trials: { type: 'string', default: '8' }, 'max-steps': { type: 'string', default: '500' }, seed: { type: 'string', default: '0' },
-        workers: { type: 'string', default: '2' }, backend: { type: 'string', default: 'auto' },
+        workers: { type: 'string', default: '2' }, backend: { type: 'string', default: 'auto' }, trial: { type: 'string' },
       },
     }));
   } catch (e) {
@@ -49,6 +53,13 @@ export async function tuneCommand(argv: string[], out: (text: string) => void): 
   const backend = values.backend as BackendChoice;
   if (!['auto', 'wasm', 'cpu', 'tensorflow'].includes(backend)) throw new UsageError(`--backend must be auto, wasm, cpu or tensorflow, received "${backend}"`);
   const config = values.config ? (parseJsonText(await readTextFile(values.config), values.config) as Record<string, unknown>) : undefined;
+  // --trial K|auto: one trial per array task (auto: the task's index, as emseg analyze --shard auto).
+  let only: number | undefined;
+  if (values.trial !== undefined) {
+    const shard = resolveShard(values.trial === 'auto' ? 'auto' : `${values.trial}/${trials}`, process.env, trials);
+    only = shard.index;
+    process.stderr.write(`emseg tune: trial ${only} of ${trials} (${shard.source})\n`);
+  }
   const info = await selectBackend(backend, { threads: threadsPerWorker(workers) });
   process.stderr.write(`emseg tune: backend ${info.description}, ${workers} worker${workers > 1 ? 's' : ''}, ${trials} trials\n`);
   const { results, best } = await tune({
@@ -57,8 +68,13 @@ export async function tuneCommand(argv: string[], out: (text: string) => void): 
     trials,
     maxSteps,
     seed,
+    ...(only !== undefined ? { only } : {}),
     progress: (line) => process.stderr.write(`${line}\n`),
   });
+  if (only !== undefined) {
+    out(`trial ${only}: validation AP ${results[0]?.AP.toFixed(3) ?? 'n/a'}; when every trial is done: emseg merge ${values.out}`);
+    return 0;
+  }
   out(resultsTable(results));
   if (best) out(`\nbest: trial ${best.trial}, validation AP ${best.AP.toFixed(3)}; settings in ${values.out}/best-config.json`);
   return 0;

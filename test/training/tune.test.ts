@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { writeSynthDataset } from '../../sdk-node/synth.ts';
 import { DEFAULT_TRAIN } from '../../training/train.ts';
-import { drawTrial, tune } from '../../training/tune.ts';
+import { drawTrial, mergeTune, tune } from '../../training/tune.ts';
 
 /** `emseg tune` on 2 tiny images: trials run and are scored, the table and best config are written, a rerun resumes. */
 const dir = mkdtempSync(join(tmpdir(), 'emseg-tune-'));
@@ -51,5 +51,19 @@ describe('random-search tuning', () => {
     assert.deepEqual(again.results, first.results);
     assert.ok(lines.some((l) => /2 of 2 trials already done/.test(l)));
     assert.ok(!lines.some((l) => /trial \d\/2:/.test(l)), 'no trial ran again');
+
+    // The same search as array tasks (one trial each), then merged: the same scores and best config.
+    const arrayOut = join(dir, 'tune-array');
+    const one = await tune({ ...options, out: arrayOut, only: 1 });
+    assert.deepEqual(one.results.map((r) => r.trial), [1]);
+    const partial = await mergeTune(arrayOut);
+    assert.deepEqual(partial.missing, [0]);
+    assert.ok(!existsSync(join(arrayOut, 'best-config.json')), 'an incomplete merge writes nothing');
+    await tune({ ...options, out: arrayOut, only: 0 });
+    const merged = await mergeTune(arrayOut);
+    assert.deepEqual(merged.missing, []);
+    assert.deepEqual(merged.results.map((r) => [r.trial, r.AP, r.AP50]), first.results.map((r) => [r.trial, r.AP, r.AP50]), 'deterministic trials: the same scores');
+    assert.equal(readFileSync(join(arrayOut, 'best-config.json'), 'utf8'), readFileSync(join(out, 'best-config.json'), 'utf8'));
+    await assert.rejects(tune({ ...options, out: arrayOut, seed: 8, only: 0 }), /holds a search with another seed/);
   });
 });
