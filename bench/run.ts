@@ -3,12 +3,14 @@ import { join } from 'node:path';
 import { benchAnalyze } from './analyze.bench.ts';
 import { benchDecode } from './decode.bench.ts';
 import { benchSegmEval } from './segm-eval.bench.ts';
+import { benchShards } from './shards.bench.ts';
 
 const outDir = join(process.cwd(), '.bench-out');
 const benches: [string, () => Promise<Record<string, number | string>>][] = [
   ['decode', () => benchDecode(outDir)],
   ['segm-eval', () => benchSegmEval(outDir)],
   ['analyze', () => benchAnalyze(outDir)],
+  ['shards', () => benchShards(outDir)],
 ];
 const only = process.argv.slice(2);
 for (const [name, run] of benches) {
