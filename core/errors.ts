@@ -15,6 +15,10 @@ export type EmsegErrorCode =
   | 'EMSEG_FILE_WRITE'
   /** A worker thread died (crash, out of memory) while it held a job. */
   | 'EMSEG_WORKER_FAILED'
+  /** ONNX Runtime cannot load a model (not ONNX, an operator it lacks, a provider that fails). */
+  | 'EMSEG_MODEL_LOAD'
+  /** ONNX Runtime failed while running a loaded model on one input, or an output is missing. */
+  | 'EMSEG_MODEL_RUN'
   /** The bytes are not any image format emseg reads (or not the one the extension claims). */
   | 'EMSEG_FORMAT_UNKNOWN'
   /** A header field is impossible (bad magic, unknown data type, zero or negative size...). */

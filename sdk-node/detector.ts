@@ -163,7 +163,7 @@ export class Detector {
   }
 
   private modelError(e: unknown): EmsegError {
-    return new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${this.modelPath}: ONNX Runtime cannot load the model: ${(e as Error).message.split('\n')[0]}`, { file: this.modelPath, cause: e });
+    return new EmsegError('EMSEG_MODEL_LOAD', `${this.modelPath}: ONNX Runtime cannot load the model: ${(e as Error).message.split('\n')[0]}`, { file: this.modelPath, cause: e });
   }
 
   /** Decode an input to an image. */
@@ -219,10 +219,19 @@ export class Detector {
       const x = cropPadded(data, width, tl.x, tl.y, tl.width, tl.height, info.inputDivisor);
       timing.preprocess += performance.now() - t;
       t = performance.now();
-      const out = await session.run({
-        image: new ort.Tensor('float32', x.data, [1, 1, x.paddedHeight, x.paddedWidth]),
-        image_size: new ort.Tensor('int64', BigInt64Array.from([BigInt(x.height), BigInt(x.width)]), [1, 2]),
-      });
+      let out: ort.InferenceSession.OnnxValueMapType;
+      try {
+        out = await session.run({
+          image: new ort.Tensor('float32', x.data, [1, 1, x.paddedHeight, x.paddedWidth]),
+          image_size: new ort.Tensor('int64', BigInt64Array.from([BigInt(x.height), BigInt(x.width)]), [1, 2]),
+        });
+      } catch (e) {
+        throw new EmsegError('EMSEG_MODEL_RUN', `${name}: ONNX Runtime failed running ${this.modelPath} on a ${x.width} x ${x.height} tile: ${(e as Error).message.split('\n')[0]}`, { file: name, cause: e });
+      }
+      // The model contract's outputs (docs/model-format.md): a file without them is not an emseg model.
+      for (const k of ['count', 'boxes', 'scores', 'labels'] as const) {
+        if (!out[k]) throw new EmsegError('EMSEG_MODEL_RUN', `${this.modelPath}: the model has no output "${k}" (outputs: ${Object.keys(out).join(', ')}); not an emseg detector (docs/model-format.md)`, { file: this.modelPath });
+      }
       timing.inference += performance.now() - t;
       t = performance.now();
       const rows: ImageOutputs = {

@@ -196,7 +196,9 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
         summary.processed++;
         objects += result.instances.length;
       } catch (e) {
-        if (!isEmsegError(e) && !(e instanceof Error && /ENOENT|EISDIR|ONNX|OrtRun|onnxruntime/i.test(e.message))) throw e;
+        // Classified by code: a problem with this image (or its run) is recorded and the batch goes on;
+        // a model that cannot load, and anything that is not an EmsegError (a bug), stops the run.
+        if (!isEmsegError(e) || e.code === 'EMSEG_MODEL_LOAD') throw e;
         const error = e instanceof Error ? e.message : String(e);
         failed.set(index, { path, error });
         const failure: FailureRecord = { format: 'emseg-analysis-failure-1', source: currentIdentity(path), key, error };

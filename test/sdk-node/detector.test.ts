@@ -11,6 +11,7 @@ import type { Instance } from '../../core/inference/types.ts';
 import { cocoSegmentationToRle } from '../../core/mask/coco-segmentation.ts';
 import { rleArea } from '../../core/mask/rle.ts';
 import { Detector, cudaInstalled } from '../../sdk-node/detector.ts';
+import { decodeModel, encodeModel } from '../../export/onnx/index.ts';
 import { readImage } from '../../sdk-node/read-image.ts';
 import { repoRoot } from '../helpers/fixtures.ts';
 
@@ -178,6 +179,19 @@ describe('Detector (onnxruntime-node)', () => {
     const notOnnx = join(work, 'model.onnx');
     writeFileSync(notOnnx, 'this is not a model');
     await assert.rejects(new Detector(notOnnx, quiet).info(), (e: unknown) => e instanceof EmsegError && e.message.startsWith(notOnnx));
+    // A loadable model without the contract's outputs: EMSEG_MODEL_RUN naming the output (was a TypeError).
+    const zooFile = join(repoRoot, 'model-zoo', 'vesicles', 'vesicles.onnx');
+    const model = decodeModel(new Uint8Array(readFileSync(zooFile)), zooFile);
+    model.graph!.node!.push({ opType: 'Identity', input: ['count'], output: ['objects'], name: 'rename_count' });
+    model.graph!.output = model.graph!.output!.map((o) => (o.name === 'count' ? { ...o, name: 'objects' } : o));
+    const renamed = join(work, 'renamed-output.onnx');
+    writeFileSync(renamed, encodeModel(model));
+    const r = new Detector(renamed, quiet);
+    try {
+      await assert.rejects(r.run(vesicleImage), (e: unknown) => e instanceof EmsegError && e.code === 'EMSEG_MODEL_RUN' && /no output "count"/.test(e.message));
+    } finally {
+      await r.dispose();
+    }
     await assert.rejects(new Detector(join(work, 'none.onnx'), quiet).info(), (e: unknown) => e instanceof EmsegError && /no such file/.test(e.message));
     assert.throws(() => new Detector('no-such-zoo-model', quiet), (e: unknown) => e instanceof EmsegError && /neither a model file nor a zoo model/.test(e.message));
     await assert.rejects(new Detector('vesicles', { ...quiet, classes: ['mitochondrion'] }).info(), (e: unknown) => e instanceof EmsegError && /no class "mitochondrion"/.test(e.message));
