@@ -198,7 +198,8 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
       } catch (e) {
         // Classified by code: a problem with this image (or its run) is recorded and the batch goes on;
         // a model that cannot load, and anything that is not an EmsegError (a bug), stops the run.
-        if (!isEmsegError(e) || e.code === 'EMSEG_MODEL_LOAD') throw e;
+        // (a full disk, EMSEG_FILE_WRITE, stops it too: no later image could be recorded).
+        if (!isEmsegError(e) || e.code === 'EMSEG_MODEL_LOAD' || e.code === 'EMSEG_FILE_WRITE') throw e;
         const error = e instanceof Error ? e.message : String(e);
         failed.set(index, { path, error });
         const failure: FailureRecord = { format: 'emseg-analysis-failure-1', source: currentIdentity(path), key, error };
