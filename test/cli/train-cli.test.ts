@@ -39,7 +39,7 @@ describe('emseg train on a new one-class real dataset with no other flags', () =
       const r = train([]);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, /initialised 60 of 60 backbone tensors from .*particle\.onnx \(the default EM-pretrained backbone; --init-backbone none trains from scratch\)/);
-      assert.match(r.stderr, /step 2\/2 \| loss [\d.]+ .*\| [\d.]+ steps\/s \| ETA \d+m\d\ds/);
+      assert.match(r.stderr, /step 1\/2 \| loss [\d.]+ .*\| [\d.]+ steps\/s \| ETA \d+m\d\ds/);
       assert.match(r.stderr, /checkpoint selection: the last step \(validation has 2 images, fewer than 10\)/);
       const scratch = train(['--init-backbone', 'none']);
       assert.equal(scratch.status, 0, scratch.stderr);
