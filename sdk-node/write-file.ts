@@ -1,4 +1,4 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { EmsegError } from '../core/errors.ts';
 
@@ -11,6 +11,39 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   try {
     await mkdir(dirname(path), { recursive: true });
     await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => {});
+    throw new EmsegError('EMSEG_FILE_WRITE', `${path}: cannot write: ${(e as Error).message}`, { file: path, cause: e });
+  }
+}
+
+/**
+ * `writeFileAtomic` for output too large for one string (V8 caps strings at ~512 MB: the COCO file of
+ * 10 000 analysed images with masks is already larger): the chunks are written as they come, in
+ * ~1 MB batches, to the temporary file, which is then renamed.
+ */
+export async function writeChunksAtomic(path: string, chunks: Iterable<string>): Promise<void> {
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    const file = await open(tmp, 'w');
+    try {
+      let batch: string[] = [];
+      let size = 0;
+      for (const c of chunks) {
+        batch.push(c);
+        size += c.length;
+        if (size >= 1 << 20) {
+          await file.write(batch.join(''));
+          batch = [];
+          size = 0;
+        }
+      }
+      if (batch.length > 0) await file.write(batch.join(''));
+    } finally {
+      await file.close();
+    }
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => {});

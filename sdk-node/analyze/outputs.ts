@@ -9,7 +9,7 @@ import { maskToContours } from '../../core/mask/contours.ts';
 import { decodeRleCrop } from '../../core/mask/rle.ts';
 import { numberDensityPerUm2, summarise, type Summary } from '../../core/measure/class-statistics.ts';
 import { normalizeImage } from '../../core/preprocess/normalize.ts';
-import { writeFileAtomic } from '../write-file.ts';
+import { writeChunksAtomic, writeFileAtomic } from '../write-file.ts';
 import type { AnalysisSummary } from './run-analysis.ts';
 
 /**
@@ -153,17 +153,24 @@ export async function writeAggregateOutputs(out: string, s: AnalysisSummary, cla
     await writeFileAtomic(join(out, name), data);
     written.push(name);
   };
+  const putChunks = async (name: string, chunks: Iterable<string>): Promise<void> => {
+    await writeChunksAtomic(join(out, name), chunks);
+    written.push(name);
+  };
   const summary = summariseClasses(s, classes);
   if (formats.has('csv')) {
     const header = ['image', 'object', 'label', 'score', 'x1', 'y1', 'x2', 'y2', 'cx', 'cy', 'rbox_w', 'rbox_h', 'rbox_angle', 'unit', ...MEASUREMENT_KEYS];
-    const rows = [header.join(',')];
-    for (const { path, record } of s.records) {
-      record.result.instances.forEach((inst, i) => {
-        const m = inst.measurements;
-        rows.push([path, i, inst.label, inst.score, ...inst.box, (inst.box[0] + inst.box[2]) / 2, (inst.box[1] + inst.box[3]) / 2, inst.rbox?.[2], inst.rbox?.[3], inst.rbox?.[4], m?.unit ?? 'px', ...MEASUREMENT_KEYS.map((k) => m?.[k])].map(csvCell).join(','));
-      });
+    // Streamed: one row per object of every image can exceed the largest string V8 holds.
+    function* rows(): Generator<string> {
+      yield `${header.join(',')}\n`;
+      for (const { path, record } of s.records) {
+        for (const [i, inst] of record.result.instances.entries()) {
+          const m = inst.measurements;
+          yield `${[path, i, inst.label, inst.score, ...inst.box, (inst.box[0] + inst.box[2]) / 2, (inst.box[1] + inst.box[3]) / 2, inst.rbox?.[2], inst.rbox?.[3], inst.rbox?.[4], m?.unit ?? 'px', ...MEASUREMENT_KEYS.map((k) => m?.[k])].map(csvCell).join(',')}\n`;
+        }
+      }
     }
-    await put('objects.csv', `${rows.join('\n')}\n`);
+    await putChunks('objects.csv', rows());
     const srows = ['class,count,per_um2,unit,measurement,mean,median,std,min,max,p5,p25,p75,p95'];
     for (const [name, c] of Object.entries(summary)) {
       for (const [k, v] of Object.entries(c.measurements)) srows.push([name, c.count, c.perUm2, c.unit, k, v.mean, v.median, v.std, v.min, v.max, v.percentiles.p5, v.percentiles.p25, v.percentiles.p75, v.percentiles.p95].map(csvCell).join(','));
@@ -175,16 +182,29 @@ export async function writeAggregateOutputs(out: string, s: AnalysisSummary, cla
     await put('summary.json', `${JSON.stringify({ model: meta.model, images: s.records.length, failed: s.failures, classes: summary }, null, 1)}\n`);
   }
   if (formats.has('coco')) {
-    const images = s.records.map(({ path, record }, i) => ({ id: i + 1, file_name: path, width: record.result.width, height: record.result.height, ...(record.result.pixelSize ? { pixel_size_nm: record.result.pixelSize.x } : {}) }));
-    let id = 1;
-    const annotations = s.records.flatMap(({ record }, i) => record.result.instances.map((inst) => ({
-      id: id++, image_id: i + 1, category_id: classes.indexOf(inst.label) + 1, score: inst.score, iscrowd: 0,
-      bbox: [inst.box[0], inst.box[1], inst.box[2] - inst.box[0], inst.box[3] - inst.box[1]],
-      area: inst.measurements ? (inst.measurements.unit === 'nm' && record.result.pixelSize ? inst.measurements.area / (record.result.pixelSize.x * record.result.pixelSize.y) : inst.measurements.area) : undefined,
-      ...(inst.mask ? { segmentation: inst.mask } : {}),
-      ...(inst.rbox ? { rbox: inst.rbox } : {}),
-    })));
-    await put('predictions.coco.json', JSON.stringify({ images, categories: classes.map((name, i) => ({ id: i + 1, name })), annotations }));
+    // Streamed, record by record, as JSON.stringify({ images, categories, annotations }) would write it
+    // (the masks of 10 000 images already exceed the largest string V8 holds).
+    function* coco(): Generator<string> {
+      yield '{"images":[';
+      for (const [i, { path, record }] of s.records.entries()) {
+        yield `${i > 0 ? ',' : ''}${JSON.stringify({ id: i + 1, file_name: path, width: record.result.width, height: record.result.height, ...(record.result.pixelSize ? { pixel_size_nm: record.result.pixelSize.x } : {}) })}`;
+      }
+      yield `],"categories":${JSON.stringify(classes.map((name, i) => ({ id: i + 1, name })))},"annotations":[`;
+      let id = 1;
+      for (const [i, { record }] of s.records.entries()) {
+        for (const inst of record.result.instances) {
+          yield `${id > 1 ? ',' : ''}${JSON.stringify({
+            id: id++, image_id: i + 1, category_id: classes.indexOf(inst.label) + 1, score: inst.score, iscrowd: 0,
+            bbox: [inst.box[0], inst.box[1], inst.box[2] - inst.box[0], inst.box[3] - inst.box[1]],
+            area: inst.measurements ? (inst.measurements.unit === 'nm' && record.result.pixelSize ? inst.measurements.area / (record.result.pixelSize.x * record.result.pixelSize.y) : inst.measurements.area) : undefined,
+            ...(inst.mask ? { segmentation: inst.mask } : {}),
+            ...(inst.rbox ? { rbox: inst.rbox } : {}),
+          })}`;
+        }
+      }
+      yield ']}';
+    }
+    await putChunks('predictions.coco.json', coco());
   }
   const histograms: { name: string; key: string; svg: string }[] = [];
   for (const [name, c] of Object.entries(summary)) {
