@@ -96,7 +96,7 @@ export async function analyzeCommand(argv: string[], out: (text: string) => void
   let shard: Shard | null = null;
   if (values.shard !== undefined) {
     shard = resolveShard(values.shard, process.env, shards);
-    process.stderr.write(`emseg analyze: shard ${shard.index}/${shard.count} (${shard.source})\n`);
+    process.stderr.write(`emseg analyze: shard ${shard.index}/${shard.count} (${shard.source})${threads ? `, ${threads} thread${threads > 1 ? 's' : ''}${values.threads === undefined ? ' (SLURM_CPUS_PER_TASK)' : ''}` : ''}\n`);
     const frozen = await freezeForShards(dir, { ...manifest, shards: shard.count });
     todo = shardInputs(frozen, shard.index).map((p) => resolve(frozen.cwd, p));
   } else {

@@ -75,7 +75,7 @@ describe('emseg analyze on a real Slurm (array + merge, a killed task resubmitte
     const log2 = readFileSync(join(out, 'slurm-logs', `emseg-merge-${mid2}.out`), 'utf8');
     assert.match(log2, /merged 9 of 9 images from 4 shard\(s\)/, log2);
     const taskLog = readFileSync(join(out, 'slurm-logs', `emseg-analyze-${jid2}_3.out`), 'utf8');
-    assert.match(taskLog, /shard 3\/4 \(SLURM_ARRAY_TASK_ID=3 of --shards 4\)/, taskLog);
+    assert.match(taskLog, /shard 3\/4 \(SLURM_ARRAY_TASK_ID=3 of --shards 4\), 1 thread \(SLURM_CPUS_PER_TASK\)/, taskLog);
 
     const single = join(work, 'single');
     const r = spawnSync(process.execPath, [emsegBin, 'analyze', inputs, '--model', 'vesicle-large', '--out', single, '--report'], { encoding: 'utf8' });
