@@ -10,8 +10,8 @@ D=${DROSO:-../shared/data/drosophila-vnc-sstem/stack1}
 EMSEG="node --import tsx cli/emseg.ts"
 mkdir -p "$DIR"
 [ -f "$DIR/all.json" ] || $EMSEG convert masks --images "$D/raw" --masks "$D/mitochondria" --category mitochondrion --min-area 20 --out "$DIR/all.json"
-if [ ! -f "$DIR/split/test.json" ]; then
-  $EMSEG dataset split "$DIR/all.json" --out-dir "$DIR/split" --val 0.1 --test 0.25 --seed 0
+[ -f "$DIR/split/test.json" ] || $EMSEG dataset split "$DIR/all.json" --out-dir "$DIR/split" --val 0.1 --test 0.25 --seed 0
+if [ ! -f "$DIR/split/train-val.json" ]; then
   node -e "
 const fs=require('fs');const a=JSON.parse(fs.readFileSync('$DIR/split/train.json'));const b=JSON.parse(fs.readFileSync('$DIR/split/val.json'));
 fs.writeFileSync('$DIR/split/train-val.json',JSON.stringify({...a,images:[...a.images,...b.images],annotations:[...a.annotations,...b.annotations]}));"
