@@ -3,19 +3,25 @@ import { dirname } from 'node:path';
 import { EmsegError } from '../core/errors.ts';
 
 /**
- * Write a file atomically: to a temporary name beside it, then rename. A reader (or a resumed run)
- * sees either the old file or the complete new one, never a half-written file, even after kill -9.
+ * `write` fills a temporary file beside `path`, which is then renamed to it: a reader (or a resumed
+ * run) sees either the old file or the complete new one, never a half-written file, even after
+ * kill -9. On failure the temporary file is removed and the error is EMSEG_FILE_WRITE.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+async function writeAtomically(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
   try {
     await mkdir(dirname(path), { recursive: true });
-    await writeFile(tmp, data);
+    await write(tmp);
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => {});
     throw new EmsegError('EMSEG_FILE_WRITE', `${path}: cannot write: ${(e as Error).message}`, { file: path, cause: e });
   }
+}
+
+/** Write a file atomically (see `writeAtomically`). */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await writeAtomically(path, (tmp) => writeFile(tmp, data));
 }
 
 /**
@@ -24,9 +30,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
  * ~1 MB batches, to the temporary file, which is then renamed.
  */
 export async function writeChunksAtomic(path: string, chunks: Iterable<string>): Promise<void> {
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    await mkdir(dirname(path), { recursive: true });
+  await writeAtomically(path, async (tmp) => {
     const file = await open(tmp, 'w');
     try {
       let batch: string[] = [];
@@ -44,9 +48,5 @@ export async function writeChunksAtomic(path: string, chunks: Iterable<string>):
     } finally {
       await file.close();
     }
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true }).catch(() => {});
-    throw new EmsegError('EMSEG_FILE_WRITE', `${path}: cannot write: ${(e as Error).message}`, { file: path, cause: e });
-  }
+  });
 }

@@ -200,7 +200,7 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
     const backbone = specs.filter((p) => p.name.startsWith('backbone.'));
     const init = await readBackboneInit(o.initBackbone, backbone).catch((e: unknown) => {
       if (!o.initBackboneIsDefault) throw e;
-      log(`the default backbone ${o.initBackbone} does not fit this backbone configuration (${(e as Error).message}): training from scratch`);
+      log(`the default backbone ${o.initBackbone} cannot initialise this backbone (${(e as Error).message}): training from scratch`);
       return null;
     });
     if (init) {

@@ -129,7 +129,7 @@ export async function tune(o: TuneOptions): Promise<{ results: TrialResult[]; be
   if (!o.base.val) throw invalidArgument('val', 'a validation set (trials are scored on it)', o.base.val);
   if (o.only !== undefined && !(Number.isInteger(o.only) && o.only >= 0 && o.only < o.trials)) throw invalidArgument('trial', `an integer from 0 to ${o.trials - 1}`, o.only);
   await mkdir(o.out, { recursive: true });
-  await freezeTuneManifest(o);
+  const manifest = await freezeTuneManifest(o);
   const stateFile = join(o.out, 'tune.json');
   const results = o.only === undefined ? readState(stateFile) : [];
   const log = o.progress ?? (() => {});
@@ -155,7 +155,7 @@ export async function tune(o: TuneOptions): Promise<{ results: TrialResult[]; be
     if (o.only === undefined) await writeFileAtomic(stateFile, `${JSON.stringify({ seed: o.seed, maxSteps: o.maxSteps, trials: results }, null, 1)}\n`);
   }
   if (o.only !== undefined) return { results, best: null };
-  return { results, best: await writeTuneSummary(o.out, { format: 'emseg-tune-manifest-1', trials: o.trials, seed: o.seed, maxSteps: o.maxSteps, config: o.base.config ?? null }, results) };
+  return { results, best: await writeTuneSummary(o.out, manifest, results) };
 }
 
 const trialResultFile = (out: string, k: number): string => join(out, `trial-${k}`, 'trial-result.json');
@@ -169,25 +169,33 @@ function readTrialResult(out: string, k: number): TrialResult | null {
   }
 }
 
+/** OUT/tune-manifest.json; null when there is none; a file that is not one is EMSEG_FORMAT_BAD_HEADER. */
 export function readTuneManifest(out: string): TuneManifest | null {
   const file = join(out, 'tune-manifest.json');
   if (!existsSync(file)) return null;
-  return JSON.parse(readFileSync(file, 'utf8')) as TuneManifest;
+  try {
+    const m = JSON.parse(readFileSync(file, 'utf8')) as TuneManifest;
+    if (m?.format !== 'emseg-tune-manifest-1' || !Number.isInteger(m.trials) || m.trials < 1) throw new Error('not an emseg tune manifest');
+    return m;
+  } catch (e) {
+    throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${file}: ${(e as Error).message}`, { file, cause: e });
+  }
 }
 
 /** The first run writes the manifest; a run with another search (trials, seed, schedule, config) is refused. */
-async function freezeTuneManifest(o: TuneOptions): Promise<void> {
+async function freezeTuneManifest(o: TuneOptions): Promise<TuneManifest> {
   const wanted: TuneManifest = { format: 'emseg-tune-manifest-1', trials: o.trials, seed: o.seed, maxSteps: o.maxSteps, config: o.base.config ?? null };
   const existing = readTuneManifest(o.out);
   if (!existing) {
     await writeFileAtomic(join(o.out, 'tune-manifest.json'), `${JSON.stringify(wanted, null, 1)}\n`);
-    return;
+    return wanted;
   }
   for (const key of ['trials', 'seed', 'maxSteps', 'config'] as const) {
     if (JSON.stringify(existing[key]) !== JSON.stringify(wanted[key])) {
       throw new EmsegError('EMSEG_INVALID_ARGUMENT', `${o.out} holds a search with another ${key} (${JSON.stringify(existing[key])}, this run: ${JSON.stringify(wanted[key])}); use another --out`, { file: join(o.out, 'tune-manifest.json') });
     }
   }
+  return existing;
 }
 
 /** results.md and best-config.json from all trials' results. */
@@ -205,10 +213,11 @@ async function writeTuneSummary(out: string, m: TuneManifest, results: TrialResu
 /**
  * `emseg merge OUT` for a search run as array tasks: every trial's record gathered into tune.json,
  * results.md and best-config.json; missing trials listed (with the --array spec) and nothing written.
+ * Null when OUT holds no tune manifest (not a tune folder).
  */
-export async function mergeTune(out: string): Promise<{ results: TrialResult[]; best: TrialResult | null; missing: number[] }> {
+export async function mergeTune(out: string): Promise<{ results: TrialResult[]; best: TrialResult | null; missing: number[] } | null> {
   const m = readTuneManifest(out);
-  if (!m) throw new EmsegError('EMSEG_FILE_READ', `${out}: no tune-manifest.json (not an emseg tune folder)`, { file: out });
+  if (!m) return null;
   const results: TrialResult[] = [];
   const missing: number[] = [];
   for (let k = 0; k < m.trials; k++) {

@@ -4,7 +4,7 @@ import { EmsegError } from '../../core/errors.ts';
 import { collectRecords, readManifest } from '../../sdk-node/analyze/manifest.ts';
 import { writeAggregateOutputs } from '../../sdk-node/analyze/outputs.ts';
 import { arraySpec } from '../../sdk-node/analyze/shards.ts';
-import { mergeTune, readTuneManifest, resultsTable } from '../../training/tune.ts';
+import { mergeTune, resultsTable } from '../../training/tune.ts';
 import { writeFileAtomic } from '../../sdk-node/write-file.ts';
 import { UsageError } from '../usage-error.ts';
 
@@ -31,8 +31,8 @@ export async function mergeCommand(argv: string[], out: (text: string) => void):
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new UsageError('give one analysis folder DIR');
   const dir = positionals[0];
-  if (readTuneManifest(dir)) {
-    const t = await mergeTune(dir);
+  const t = await mergeTune(dir);
+  if (t) {
     if (t.missing.length > 0) {
       process.stderr.write(`emseg merge: trials ${t.missing.join(', ')} have no result; resubmit them: sbatch --array=${arraySpec(t.missing)} ... (emseg tune --trial auto)\n`);
       return 1;

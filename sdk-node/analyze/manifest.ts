@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EmsegError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../write-file.ts';
-import { type AnalysisSummary, type ImageRecord, currentIdentity, readFailure, readRecord, recordFile, sameFile } from './run-analysis.ts';
+import { type AnalysisSummary, currentIdentity, readFailure, readRecord, recordFile, sameFile } from './run-analysis.ts';
 import { arraySpec, shardOfEach } from './shards.ts';
 
 /**
@@ -92,13 +92,14 @@ export function collectRecords(dir: string, m: AnalysisManifest): MergeState {
   const shard = shardOfEach(m.inputs, m.shards ?? 1);
   const missing: { path: string; shard: number }[] = [];
   m.inputs.forEach((path, i) => {
-    const source = currentIdentity(resolve(m.cwd, path));
-    const r = readRecord(recordFile(dir, resolve(m.cwd, path)));
+    const abs = resolve(m.cwd, path);
+    const source = currentIdentity(abs);
+    const r = readRecord(recordFile(dir, abs));
     if (r && source && r.key === m.key && sameFile(r.source, source)) {
-      summary.records.push({ path, record: r as ImageRecord });
+      summary.records.push({ path, record: r });
       return;
     }
-    const f = readFailure(recordFile(dir, resolve(m.cwd, path), true));
+    const f = readFailure(recordFile(dir, abs, true));
     if (f && f.key === m.key && (f.source === null ? source === null : source !== null && sameFile(f.source, source))) {
       summary.failures.push({ path, error: f.error });
       return;

@@ -98,33 +98,28 @@ export function fileIdentity(path: string): { path: string; size: number; mtimeM
 }
 
 /** The run's result key and the classes it reports: the model file is read (hashed) once. */
-export async function analysisKey(model: string, options: DetectorOptions): Promise<{ key: string; classes: string[]; modelPath: string }> {
+export async function analysisKey(model: string, options: DetectorOptions): Promise<{ key: string; classes: string[] }> {
   const detector = new Detector(model, { ...options, log: () => {} });
   try {
     const info = await detector.info();
-    return { key: resultKey(await fileHash(detector.modelPath), detector.classes, options), classes: detector.classes ?? info.classes, modelPath: detector.modelPath };
+    return { key: resultKey(await fileHash(detector.modelPath), detector.classes, options), classes: detector.classes ?? info.classes };
   } finally {
     await detector.dispose();
   }
 }
 
-export function readRecord(file: string): ImageRecord | null {
+/** A record file of the given format, or null when it is missing, unreadable or of another format. */
+function readRecordOf<T extends { format: string }>(file: string, format: T['format']): T | null {
   try {
-    const r = JSON.parse(readFileSync(file, 'utf8')) as ImageRecord;
-    return r.format === 'emseg-analysis-image-1' ? r : null;
+    const r = JSON.parse(readFileSync(file, 'utf8')) as T;
+    return r?.format === format ? r : null;
   } catch {
     return null; // missing or unreadable: analyse the image again
   }
 }
 
-export function readFailure(file: string): FailureRecord | null {
-  try {
-    const r = JSON.parse(readFileSync(file, 'utf8')) as FailureRecord;
-    return r.format === 'emseg-analysis-failure-1' ? r : null;
-  } catch {
-    return null;
-  }
-}
+export const readRecord = (file: string): ImageRecord | null => readRecordOf<ImageRecord>(file, 'emseg-analysis-image-1');
+export const readFailure = (file: string): FailureRecord | null => readRecordOf<FailureRecord>(file, 'emseg-analysis-failure-1');
 
 /** The identity of an input file now, or null when it cannot be read. */
 export function currentIdentity(path: string): { path: string; size: number; mtimeMs: number } | null {

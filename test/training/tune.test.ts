@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { EmsegError } from '../../core/errors.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -57,13 +58,18 @@ describe('random-search tuning', () => {
     const one = await tune({ ...options, out: arrayOut, only: 1 });
     assert.deepEqual(one.results.map((r) => r.trial), [1]);
     const partial = await mergeTune(arrayOut);
-    assert.deepEqual(partial.missing, [0]);
+    assert.deepEqual(partial?.missing, [0]);
     assert.ok(!existsSync(join(arrayOut, 'best-config.json')), 'an incomplete merge writes nothing');
     await tune({ ...options, out: arrayOut, only: 0 });
     const merged = await mergeTune(arrayOut);
+    assert.ok(merged);
     assert.deepEqual(merged.missing, []);
     assert.deepEqual(merged.results.map((r) => [r.trial, r.AP, r.AP50]), first.results.map((r) => [r.trial, r.AP, r.AP50]), 'deterministic trials: the same scores');
     assert.equal(readFileSync(join(arrayOut, 'best-config.json'), 'utf8'), readFileSync(join(out, 'best-config.json'), 'utf8'));
     await assert.rejects(tune({ ...options, out: arrayOut, seed: 8, only: 0 }), /holds a search with another seed/);
+    assert.equal(await mergeTune(join(dir, 'data')), null, 'not a tune folder');
+    // A damaged manifest: a typed error naming the file, not a SyntaxError.
+    writeFileSync(join(arrayOut, 'tune-manifest.json'), '{"format": "emseg-tune-man');
+    await assert.rejects(mergeTune(arrayOut), (e: unknown) => e instanceof EmsegError && e.code === 'EMSEG_FORMAT_BAD_HEADER' && e.message.includes('tune-manifest.json'));
   });
 });
