@@ -3,8 +3,9 @@
 #   npm run bench:real -- baseline                 Otsu + watershed floor on every benchmark's test images
 #   npm run bench:real -- emps-particles [steps]   full model (256 train / 18 val / 92 test images) = recipes/real/particle.sh
 #   npm run bench:real -- emps-particles-fewshot [steps] [draws] [init...]   14 + 2 images per draw
-#   npm run bench:real -- drosophila-mito [steps] [draws] [init...]          ssTEM mitochondria, 14 + 2 of 15
+#   npm run bench:real -- drosophila-mito [steps] [draws] [init...]          ssTEM mitochondria, 13 + 2 of 15
 #   npm run bench:real -- emps-rods [steps]        rotated detection, 3-fold cross-validation = recipes/emps-rods-cv.sh
+#   npm run bench:real -- nanorod-tem [steps]      rotated detection, particle backbone, 4 held-out rod images = recipes/real/nanorod-tem.sh
 #   npm run bench:real -- deepsem-nanowires [steps] rotated detection on axis-aligned boxes = recipes/real/nanowire.sh
 # Results go to runs/bench-real/<task>/; every run logs its wall time.
 set -euo pipefail
@@ -26,7 +27,8 @@ case "$TASK" in
   emps-particles) bash recipes/real/particle.sh "$OUT/emps-particles" "${1:-2000}" ;;
   emps-particles-fewshot) bash recipes/real/fewshot.sh emps-particles "$OUT/emps-particles-fewshot" "${1:-500}" "${2:-3}" "${@:3}" ;;
   drosophila-mito) bash recipes/real/fewshot.sh drosophila-mito "$OUT/drosophila-mito" "${1:-500}" "${2:-3}" "${@:3}" ;;
+  nanorod-tem) bash recipes/real/nanorod-tem.sh "$OUT/nanorod-tem" "${1:-1000}" ;;
   emps-rods) bash recipes/emps-rods-cv.sh "$OUT/emps-rods" "${1:-1000}" ;;
   deepsem-nanowires) bash recipes/real/nanowire.sh "$OUT/deepsem-nanowires" "${1:-1500}" ;;
-  *) sed -n '2,9p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,10p' "$0" >&2; exit 2 ;;
 esac

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Few-shot benchmark (the seed study's setting: 14 training + 2 validation images) on a real dataset,
+# Few-shot benchmark (the seed study's setting: 14 training + 2 validation images; 13 + 2 on Drosophila,
+# whose pool holds 15 sections) on a real dataset,
 # over several seeded draws, one training run per draw and initialisation; each run is reported on the
 # benchmark's fixed test images (never drawn). Prints one JSON line per run and the mean +- std.
 #   bash recipes/real/fewshot.sh BENCH OUT [steps] [draws] [init...]
@@ -14,13 +15,13 @@ BENCH=$1; OUT=$2; STEPS=${3:-500}; DRAWS=${4:-3}; shift 4 || shift $#
 INITS=("$@"); [ ${#INITS[@]} -gt 0 ] || INITS=(none em-backbone)
 EMSEG="node --import tsx cli/emseg.ts"
 case "$BENCH" in
-  emps-particles) DATA=runs/real/emps; bash recipes/real/emps-split.sh "$DATA" $(seq 0 $((DRAWS - 1))); POOL="$DATA/outer/train.json"; TEST="$DATA/outer/test.json"; CONFIG=recipes/real/particle.config.json ;;
-  drosophila-mito) DATA=runs/real/droso; bash recipes/real/droso-split.sh "$DATA"; POOL="$DATA/split/train-val.json"; TEST="$DATA/split/test.json"; CONFIG=recipes/real/mito.config.json ;;
+  emps-particles) DATA=runs/real/emps; bash recipes/real/emps-split.sh "$DATA" $(seq 0 $((DRAWS - 1))); POOL="$DATA/outer/train.json"; NTRAIN=14; TEST="$DATA/outer/test.json"; CONFIG=recipes/real/particle.config.json ;;
+  drosophila-mito) DATA=runs/real/droso; bash recipes/real/droso-split.sh "$DATA"; POOL="$DATA/split/train-val.json"; NTRAIN=13; TEST="$DATA/split/test.json"; CONFIG=recipes/real/mito.config.json ;;
   *) echo "unknown benchmark $BENCH (emps-particles, drosophila-mito)" >&2; exit 2 ;;
 esac
 mkdir -p "$OUT"
 for d in $(seq 0 $((DRAWS - 1))); do
-  [ -f "$DATA/fs$d/train.json" ] || $EMSEG dataset split "$POOL" --out-dir "$DATA/fs$d" --train-count 14 --val-count 2 --seed "$d"
+  [ -f "$DATA/fs$d/train.json" ] || $EMSEG dataset split "$POOL" --out-dir "$DATA/fs$d" --train-count "$NTRAIN" --val-count 2 --seed "$d"
   for init in "${INITS[@]}"; do
     RUN="$OUT/$(basename "$init" .onnx)-draw$d"
     if [ ! -f "$RUN/test-metrics.json" ]; then
