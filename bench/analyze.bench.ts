@@ -65,10 +65,9 @@ async function child(model: string, image: string, threads: number, runs: number
     const t = performance.now();
     const im = await readImage(image);
     stages.decode += performance.now() - t;
-    const r = await det.runDecoded(im);
+    const { result: r, timing } = await det.runDecodedTimed(im);
     objects = r.instances.length;
-    const timing = det.lastTiming;
-    if (timing) for (const k of ['preprocess', 'inference', 'postprocess'] as const) stages[k] += timing[k];
+    for (const k of ['preprocess', 'inference', 'postprocess'] as const) stages[k] += timing[k];
   }
   const total = performance.now() - start;
   await det.dispose();

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { seededRandom } from '../core/random.ts';
 import { generateHaadfNanorods } from '../core/synth/haadf-nanorods.ts';
-import { defaultRotatedRcnnConfig } from '../training/detection/config.ts';
+import { defaultRotatedRcnnConfig } from '../model/detection/config.ts';
 import { RotatedRcnn } from '../training/detection/rotated-rcnn.ts';
 
 export function benchDetectorStep(steps = 3): Record<string, number | string> {

@@ -1,6 +1,7 @@
 // `npm run bench`: runs every benchmark and prints one line of results per benchmark.
 import { join } from 'node:path';
 import { benchAnalyze } from './analyze.bench.ts';
+import { benchCliStartup } from './cli-startup.bench.ts';
 import { benchDecode } from './decode.bench.ts';
 import { benchSegmEval } from './segm-eval.bench.ts';
 import { benchShards } from './shards.bench.ts';
@@ -11,6 +12,7 @@ const benches: [string, () => Promise<Record<string, number | string>>][] = [
   ['segm-eval', () => benchSegmEval(outDir)],
   ['analyze', () => benchAnalyze(outDir)],
   ['shards', () => benchShards(outDir)],
+  ['cli-startup', () => benchCliStartup()],
 ];
 const only = process.argv.slice(2);
 for (const [name, run] of benches) {

@@ -14,7 +14,7 @@ import * as ort from 'onnxruntime-node';
 import type { RotatedBox } from '../core/geometry/types.ts';
 import { nmsRotated } from '../core/nms/nms.ts';
 import { seededRandom } from '../core/random.ts';
-import { encodeModel } from './onnx/index.ts';
+import { encodeModel } from '../onnx/index.ts';
 import { rotatedNmsModel } from './ops/rotated-nms-model.ts';
 
 const { values } = parseArgs({

@@ -3,11 +3,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EmsegError, invalidArgument } from '../core/errors.ts';
 import { DEFAULT_NORMALIZATION } from '../core/preprocess/normalize.ts';
-import { RotatedRoiCoder } from '../training/detection/box-coder.ts';
-import type { RotatedRcnnConfig } from '../training/detection/config.ts';
-import type { MaskRcnnConfig } from '../training/detection/mask-config.ts';
-import { FPN_LEVELS, FPN_STRIDES } from '../training/detection/specs.ts';
-import type { NetSpec } from '../training/net/spec.ts';
+import { DEFAULT_INPUT_DIVISOR, METADATA_KEYS, MODEL_INPUTS, MODEL_OUTPUTS } from '../core/inference/model-contract.ts';
+import { RotatedRoiCoder } from '../model/detection/box-coder.ts';
+import type { RotatedRcnnConfig } from '../model/detection/config.ts';
+import type { MaskRcnnConfig } from '../model/detection/mask-config.ts';
+import { FPN_LEVELS, FPN_STRIDES } from '../model/detection/specs.ts';
+import type { NetSpec } from '../model/net/spec.ts';
 import { type DetectorCheckpoint, readDetectorCheckpoint } from './detection/checkpoint.ts';
 import { column, rowCount } from './detection/graph-helpers.ts';
 import { emitBoxDecode, emitClassMasks, emitMaskDetections } from './detection/mask-postprocess.ts';
@@ -15,7 +16,7 @@ import { emitDetections, emitEnclosingBoxes, emitRotatedDecode, emitRotatedFromB
 import { emitMultiLevelRoiAlign } from './detection/roi.ts';
 import { emitMultiLevelRotatedRoiAlign } from './detection/rotated-roi.ts';
 import { emitRpnProposals } from './detection/rpn.ts';
-import { storeWeightsAsFloat16 } from './fp16.ts';
+import { storeWeightsAsFloat16 } from '../onnx/fp16.ts';
 import { type ModelSummary, summarizeModel } from './model-summary.ts';
 import { emitSpec, type SpecWeights } from './net/index.ts';
 import {
@@ -31,7 +32,7 @@ import {
   type NodeProto,
   type TensorProto,
   type ValueInfoProto,
-} from './onnx/index.ts';
+} from '../onnx/index.ts';
 import { boxNmsFunction } from './ops/box-nms.ts';
 import { rotatedNmsFunction } from './ops/rotated-nms.ts';
 
@@ -74,9 +75,10 @@ export interface DetectorOptions {
   debugOutputs?: boolean;
 }
 
-export const DETECTOR_INPUTS = ['image', 'image_size'] as const;
-export const DETECTOR_OUTPUTS = ['rboxes', 'boxes', 'scores', 'labels', 'count'] as const;
-export const MASK_DETECTOR_OUTPUTS = ['boxes', 'scores', 'labels', 'masks', 'count'] as const;
+/** The model contract's names (core/inference/model-contract.ts, docs/model-format.md). */
+export const DETECTOR_INPUTS = [MODEL_INPUTS.image, MODEL_INPUTS.imageSize] as const;
+export const DETECTOR_OUTPUTS = MODEL_OUTPUTS['rotated-detection'];
+export const MASK_DETECTOR_OUTPUTS = MODEL_OUTPUTS['instance-segmentation'];
 const DEBUG_OUTPUTS = ['debug_proposals', 'debug_proposal_logits', 'debug_class_probs', 'debug_box_deltas', 'debug_proposal_count'] as const;
 
 /** Inputs of the graph builder: a checked config, its two networks and their weights. */
@@ -137,16 +139,16 @@ export function detectorMetadata(source: DetectorSource, o: DetectorOptions, r: 
   const c = source.config;
   const pixelSize = o.pixelSizeNm !== undefined ? o.pixelSizeNm : (source.pixelSizeNm ?? null);
   return {
-    'emseg.task': c.task,
-    'emseg.classes': JSON.stringify(c.classes),
-    'emseg.normalization': JSON.stringify(DEFAULT_NORMALIZATION),
-    'emseg.pixel_size_nm': JSON.stringify(pixelSize),
-    'emseg.version': emsegVersion(),
-    'emseg.metrics': JSON.stringify(source.metrics ?? null),
-    'emseg.training_data_licence': o.licence ?? 'unknown',
-    'emseg.input_divisor': '32',
-    ...(c.task === 'instance-segmentation' ? { 'emseg.mask_resolution': String(c.mask.resolution) } : {}),
-    'emseg.inference': JSON.stringify({
+    [METADATA_KEYS.task]: c.task,
+    [METADATA_KEYS.classes]: JSON.stringify(c.classes),
+    [METADATA_KEYS.normalization]: JSON.stringify(DEFAULT_NORMALIZATION),
+    [METADATA_KEYS.pixelSizeNm]: JSON.stringify(pixelSize),
+    [METADATA_KEYS.version]: emsegVersion(),
+    [METADATA_KEYS.metrics]: JSON.stringify(source.metrics ?? null),
+    [METADATA_KEYS.licence]: o.licence ?? 'unknown',
+    [METADATA_KEYS.inputDivisor]: String(DEFAULT_INPUT_DIVISOR),
+    ...(c.task === 'instance-segmentation' ? { [METADATA_KEYS.maskResolution]: String(c.mask.resolution) } : {}),
+    [METADATA_KEYS.inference]: JSON.stringify({
       scoreThreshold: r.scoreThreshold,
       nmsThreshold: r.nmsThreshold,
       maxDetections: r.maxDetections,

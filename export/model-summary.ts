@@ -1,4 +1,4 @@
-import { elementTypeOfCode, int64ToNumber, onnx, type ModelProto, type NodeProto, type ValueInfoProto } from './onnx/index.ts';
+import { elementTypeOfCode, int64ToNumber, onnx, type ModelProto, type NodeProto, type ValueInfoProto } from '../onnx/index.ts';
 
 /** What an exported model declares and contains, for the exporter's printed summary and tests. */
 export interface ModelSummary {

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { EmsegError, type EmsegErrorCode, invalidArgument } from '../core/errors.ts';
+import { mapConcurrent } from '../core/inference/map-concurrent.ts';
 import type { ImageResult } from '../core/inference/types.ts';
 import type { BatchItem, DetectorInput, DetectorOptions } from './detector.ts';
 
@@ -103,15 +104,7 @@ export class DetectorPool {
 
   /** Like Detector.runBatch: every input, in input order; `concurrency` defaults to 2 per worker. */
   async *runBatch(inputs: Iterable<DetectorInput> | AsyncIterable<DetectorInput>, options: { concurrency?: number } = {}): AsyncGenerator<BatchItem> {
-    const concurrency = options.concurrency ?? 2 * this.size;
-    const queue: Promise<BatchItem>[] = [];
-    let index = 0;
-    for await (const input of inputs) {
-      const i = index++;
-      queue.push(this.run(input).then((result) => ({ input, index: i, result }), (error: unknown) => ({ input, index: i, error: error instanceof Error ? error : new Error(String(error)) })));
-      if (queue.length >= concurrency) yield await (queue.shift() as Promise<BatchItem>);
-    }
-    while (queue.length > 0) yield await (queue.shift() as Promise<BatchItem>);
+    yield* mapConcurrent(inputs, (input) => this.run(input), { concurrency: options.concurrency ?? 2 * this.size, ordered: true });
   }
 
   async dispose(): Promise<void> {

@@ -7,6 +7,7 @@ export { writeSynthDataset, generateSynthImage, type SynthDatasetOptions } from 
 export { convertMasks, convertVoc, convertLabelbox } from './convert.ts';
 export { writeFileAtomic } from './write-file.ts';
 export { Detector, cudaInstalled, type DetectorInput, type DetectorOptions, type TileOptions, type BatchItem } from './detector.ts';
+export { DetectorPool } from './detector-pool.ts';
 export { readImageBytes } from './read-image.ts';
 export { evaluateModelFile, type ModelEvalReport, type EvaluateModelOptions } from './evaluate-model.ts';
 export { readZoo, resolveZooModel, type ZooEntry } from './zoo.ts';

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { EmsegError } from '../core/errors.ts';
-import { readFloat16Tensor } from '../export/fp16.ts';
-import { dataTypeCode, int64ToNumber, onnx } from '../export/onnx/index.ts';
-import { decodeModel } from '../export/onnx/model.ts';
-import { readTensor } from '../export/onnx/tensor.ts';
-import type { ParamSpec } from './net/spec.ts';
+import { readFloat16Tensor } from '../onnx/fp16.ts';
+import { dataTypeCode, int64ToNumber, onnx } from '../onnx/index.ts';
+import { decodeModel } from '../onnx/model.ts';
+import { readTensor } from '../onnx/tensor.ts';
+import type { ParamSpec } from '../model/net/spec.ts';
 
 /**
  * Backbone initialisation from an ONNX file a user brings (e.g. an ImageNet ResNet-18 exported from

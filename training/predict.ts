@@ -1,19 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
-import { parseCocoResults } from '../core/coco/validate.ts';
-import { type EvalResult, evaluateCoco } from '../core/eval/coco-eval.ts';
-import { defaultEvalParams } from '../core/eval/params.ts';
+import { dirname, resolve } from 'node:path';
+import { loadCocoDataset } from '../core/coco/load.ts';
+import type { EvalResult } from '../core/eval/coco-eval.ts';
+import { evaluateModelOn } from '../core/eval/model-eval.ts';
 import { rotatedBoxEnclosing } from '../core/geometry/rotated-box.ts';
 import { DEFAULT_NORMALIZATION, normalizeImage } from '../core/preprocess/normalize.ts';
+import { readTextFile } from '../sdk-node/read-file.ts';
 import { readImage } from '../sdk-node/read-image.ts';
 import { type BackendChoice, selectBackend } from './backend/select-backend.ts';
-import { loadCheckpoint } from './checkpoint.ts';
-import { loadRboxDataset } from './data/dataset.ts';
-import { loadInstanceDataset } from './data/instances.ts';
+import { loadCheckpoint } from '../model/checkpoint.ts';
 import { MaskRcnn } from './detection/mask-rcnn.ts';
 import { type DetectorConfig, predictGeneric } from './detection/replica.ts';
 import { RotatedRcnn } from './detection/rotated-rcnn.ts';
 import { initParams } from './net/run-tfjs.ts';
-import { modelSpecs } from './detection/model-specs.ts';
+import { modelSpecs } from '../model/detection/model-specs.ts';
 import type { ImageResult, Instance } from '../core/inference/types.ts';
 
 export type { ImageResult, Instance } from '../core/inference/types.ts';
@@ -53,20 +53,10 @@ export async function predictFile(model: TrainedModel, path: string): Promise<Im
   return { width: im.width, height: im.height, pixelSize: im.pixelSize, instances: predictNormalized(model, data, im.width, im.height) };
 }
 
-/** COCO evaluation of a model on a dataset (rbox or segm by task; classes matched by name). */
+/** COCO evaluation of a checkpoint on a dataset: the shared model evaluation (core/eval/model-eval.ts). */
 export async function evaluateModel(model: TrainedModel, annotations: string, maxDets = 300): Promise<EvalResult> {
-  const rotated = model instanceof RotatedRcnn;
-  const ds = rotated ? await loadRboxDataset(annotations, model.config.classes) : await loadInstanceDataset(annotations, model.config.classes);
-  const results: Record<string, unknown>[] = [];
-  for (const s of ds.samples) {
-    const r = await predictFile(model, s.path);
-    for (const inst of r.instances) {
-      const category_id = ds.categoryIds[model.config.classes.indexOf(inst.label)];
-      results.push(rotated ? { image_id: s.imageId, category_id, rbox: inst.rbox, score: inst.score } : { image_id: s.imageId, category_id, segmentation: inst.mask, score: inst.score });
-    }
-  }
-  const iouType = rotated ? 'rbox' : 'segm';
-  const params = defaultEvalParams();
-  params.maxDets = [1, 10, maxDets];
-  return evaluateCoco(ds.coco, parseCocoResults(results, 'predictions', ds.coco, iouType), iouType, params);
+  const coco = loadCocoDataset(await readTextFile(annotations), annotations);
+  const root = dirname(resolve(annotations));
+  const { result } = await evaluateModelOn(coco, model.config.classes, model.config.task, (im) => predictFile(model, resolve(root, im.file_name)), { maxDets, source: annotations, model: 'checkpoint' });
+  return result;
 }

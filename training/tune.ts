@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { EmsegError, invalidArgument } from '../core/errors.ts';
 import { seededRandom } from '../core/random.ts';
 import { writeFileAtomic } from '../sdk-node/write-file.ts';
-import { twoStageDefaults } from './detection/config.ts';
+import { twoStageDefaults } from '../model/detection/config.ts';
 import { type ConfigOverrides, type TrainOptions, trainDetector } from './train.ts';
 
 /**

@@ -5,7 +5,7 @@ import { rasterizeMask } from '../mask/paste-mask.ts';
 import { decodeRle, encodeMaskInBox, rleFromPolygon } from '../mask/rle.ts';
 import { measureMask } from '../measure/object-measurements.ts';
 import type { PixelArray } from '../formats/types.ts';
-import type { ModelInfo } from './model-info.ts';
+import type { ModelInfo } from './model-contract.ts';
 import type { Instance } from './types.ts';
 
 /**

@@ -1,11 +1,12 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { EmsegError } from '../../core/errors.ts';
-import { type CheckpointManifest, loadCheckpoint } from '../../training/checkpoint.ts';
-import type { RotatedRcnnConfig } from '../../training/detection/config.ts';
-import type { MaskRcnnConfig } from '../../training/detection/mask-config.ts';
-import { modelSpecs } from '../../training/detection/model-specs.ts';
-import { type NetSpec, paramsOf } from '../../training/net/spec.ts';
+import { MODEL_TASKS, type ModelTask } from '../../core/inference/model-contract.ts';
+import { type CheckpointManifest, loadCheckpoint } from '../../model/checkpoint.ts';
+import type { RotatedRcnnConfig } from '../../model/detection/config.ts';
+import type { MaskRcnnConfig } from '../../model/detection/mask-config.ts';
+import { modelSpecs } from '../../model/detection/model-specs.ts';
+import { type NetSpec, paramsOf } from '../../model/net/spec.ts';
 import type { SpecWeights } from '../net/index.ts';
 
 /**
@@ -15,8 +16,8 @@ import type { SpecWeights } from '../net/index.ts';
  * order training writes them (paramsOf(backbone), paramsOf(box head), then for Mask R-CNN
  * paramsOf(mask head)).
  */
-export type DetectorTask = 'rotated-detection' | 'instance-segmentation';
-export const DETECTOR_TASKS: readonly DetectorTask[] = ['rotated-detection', 'instance-segmentation'];
+export type DetectorTask = ModelTask;
+const DETECTOR_TASKS = MODEL_TASKS;
 
 export interface DetectorCheckpoint {
   dir: string;
@@ -93,7 +94,7 @@ export function checkDetectorConfig(config: unknown, file: string): RotatedRcnnC
     throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${file}: the manifest has no "config" object (not a detector checkpoint)`, { file, path: 'config' });
   }
   const task = (config as Record<string, unknown>).task;
-  if (!DETECTOR_TASKS.includes(task as DetectorTask)) {
+  if (!(DETECTOR_TASKS as readonly string[]).includes(task as string)) {
     throw new EmsegError('EMSEG_FORMAT_UNSUPPORTED', `${file}: config.task is ${JSON.stringify(task)}; emseg-export writes ${DETECTOR_TASKS.map((t) => `"${t}"`).join(' and ')} models`, { file, path: 'config.task' });
   }
   const problems: string[] = [];
@@ -139,7 +140,7 @@ export async function readDetectorCheckpoint(dir: string): Promise<DetectorCheck
   }
   const { manifest, params } = await loadCheckpoint(dir);
   const manifestFile = join(base, 'manifest.json');
-  if (manifest.task !== undefined && !DETECTOR_TASKS.includes(manifest.task as DetectorTask)) {
+  if (manifest.task !== undefined && !(DETECTOR_TASKS as readonly string[]).includes(manifest.task)) {
     throw new EmsegError('EMSEG_FORMAT_UNSUPPORTED', `${manifestFile}: task ${JSON.stringify(manifest.task)}; emseg-export writes ${DETECTOR_TASKS.map((t) => `"${t}"`).join(' and ')} models`, { file: manifestFile, path: 'task' });
   }
   const config = checkDetectorConfig(manifest.config, manifestFile);

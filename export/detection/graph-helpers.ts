@@ -1,5 +1,5 @@
-import { type OpBuilder, attr } from '../onnx/index.ts';
-import { SCALE_CLAMP } from '../../training/detection/box-coder.ts';
+import { type OpBuilder, attr } from '../../onnx/index.ts';
+import { SCALE_CLAMP } from '../../model/detection/box-coder.ts';
 
 /** Small graph idioms shared by the detector's proposal, pooling and post-processing stages. */
 

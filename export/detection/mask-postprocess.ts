@@ -1,4 +1,4 @@
-import type { OpBuilder } from '../onnx/index.ts';
+import type { OpBuilder } from '../../onnx/index.ts';
 import { boxNmsNode } from '../ops/box-nms.ts';
 import { column, emitBoxCoderDecode, padRows, stackColumns } from './graph-helpers.ts';
 import { type NmsEmitter, type PostprocessOptions, emitBatchedNms } from './postprocess.ts';

@@ -1,6 +1,6 @@
-import type { OpBuilder } from '../onnx/index.ts';
+import type { OpBuilder } from '../../onnx/index.ts';
 import { rotatedNmsNode } from '../ops/rotated-nms.ts';
-import { SCALE_CLAMP } from '../../training/detection/box-coder.ts';
+import { SCALE_CLAMP } from '../../model/detection/box-coder.ts';
 import { atan2, column, padRows, rowCount1d, stackColumns, whereTrue } from './graph-helpers.ts';
 
 /**

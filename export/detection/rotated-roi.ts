@@ -1,4 +1,4 @@
-import { type OpBuilder, attr } from '../onnx/index.ts';
+import { type OpBuilder, attr } from '../../onnx/index.ts';
 import { column } from './graph-helpers.ts';
 import { emitFpnLevelIndex, emitPoolByLevel } from './roi.ts';
 

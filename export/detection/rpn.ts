@@ -1,5 +1,5 @@
-import { cellAnchors } from '../../training/detection/anchors.ts';
-import { type OpBuilder, attr } from '../onnx/index.ts';
+import { cellAnchors } from '../../model/detection/anchors.ts';
+import { type OpBuilder, attr } from '../../onnx/index.ts';
 import { column, emitBoxCoderDecode, float32Below, rowCount1d, stackColumns, topK } from './graph-helpers.ts';
 
 /**

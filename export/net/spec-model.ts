@@ -1,5 +1,5 @@
-import type { NetSpec } from '../../training/net/spec.ts';
-import { ONNX_OPSET, OpBuilder, makeGraph, makeModel, opsetImport, tensorValueInfo, type Dim, type ModelProto, type TensorProto } from '../onnx/index.ts';
+import type { NetSpec } from '../../model/net/spec.ts';
+import { ONNX_OPSET, OpBuilder, makeGraph, makeModel, opsetImport, tensorValueInfo, type Dim, type ModelProto, type TensorProto } from '../../onnx/index.ts';
 import { emitSpec, type SpecWeights } from './spec-to-onnx.ts';
 
 export interface SpecModelOptions {

@@ -1,5 +1,5 @@
-import { type NetNode, type NetSpec, paramOwner, validateSpec } from '../../training/net/spec.ts';
-import { type OpBuilder, type TensorProto, attr, makeTensor } from '../onnx/index.ts';
+import { type NetNode, type NetSpec, paramOwner, validateSpec } from '../../model/net/spec.ts';
+import { type OpBuilder, type TensorProto, attr, makeTensor } from '../../onnx/index.ts';
 
 /**
  * Writes a `NetSpec` (the same node list `runNet` interprets in tfjs) as standard opset-17 ONNX

@@ -1,4 +1,4 @@
-import { EMSEG_DOMAIN, OpBuilder, attr, makeFunction, makeNode, type FunctionProto, type NodeProto } from '../onnx/index.ts';
+import { EMSEG_DOMAIN, OpBuilder, attr, makeFunction, makeNode, type FunctionProto, type NodeProto } from '../../onnx/index.ts';
 import { greedyKeep, stableScoreOrder } from './rotated-nms.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { attr, makeGraph, tensorValueInfo, type OpBuilder } from '../onnx/index.ts';
+import { attr, makeGraph, tensorValueInfo, type OpBuilder } from '../../onnx/index.ts';
 
 /**
  * A batch of P convex polygons with a variable vertex count, padded to a common width M, stored

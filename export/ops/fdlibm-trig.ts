@@ -1,4 +1,4 @@
-import type { OpBuilder } from '../onnx/index.ts';
+import type { OpBuilder } from '../../onnx/index.ts';
 
 /**
  * sin and cos in ONNX ops that equal V8's `Math.sin` / `Math.cos` bit for bit.

@@ -1,4 +1,4 @@
-import { makeGraph, makeModel, tensorValueInfo, type ModelProto } from '../onnx/index.ts';
+import { makeGraph, makeModel, tensorValueInfo, type ModelProto } from '../../onnx/index.ts';
 import { rotatedNmsFunction, rotatedNmsNode } from './rotated-nms.ts';
 
 export interface RotatedNmsModelOptions {

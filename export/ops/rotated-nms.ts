@@ -8,7 +8,7 @@ import {
   tensorValueInfo,
   type FunctionProto,
   type NodeProto,
-} from '../onnx/index.ts';
+} from '../../onnx/index.ts';
 import { clipByHalfPlane, shoelaceTwiceArea, type PolygonBatch } from './convex-clip.ts';
 import { emitSinCos } from './fdlibm-trig.ts';
 

@@ -6,6 +6,7 @@ import { isEmsegError } from '../../core/errors.ts';
 import type { EmImage } from '../../core/formats/types.ts';
 import type { ImageResult } from '../../core/inference/types.ts';
 import { DetectorPool } from '../detector-pool.ts';
+import { mapConcurrent } from '../../core/inference/map-concurrent.ts';
 import { DEFAULT_SCORE_THRESHOLD, DEFAULT_TILE, Detector, type DetectorOptions } from '../detector.ts';
 import { writeFileAtomic } from '../write-file.ts';
 
@@ -202,41 +203,17 @@ export async function runAnalysis(paths: readonly string[], o: AnalysisOptions):
       }
       report(path);
     };
-    if (pool) {
-      // Up to two images per worker in flight; results are handled as they come.
-      const inflight = new Map<number, Promise<{ k: number; result?: ImageResult; error?: unknown; ms: number }>>();
-      let next = 0;
-      const launch = (k: number): void => {
-        const t = performance.now();
-        inflight.set(k, pool.run(todo[k].path).then((result) => ({ k, result, ms: performance.now() - t }), (error: unknown) => ({ k, error, ms: performance.now() - t })));
-      };
-      const more = (): boolean => next < todo.length && !o.signal?.aborted;
-      while (more() && inflight.size < 2 * pool.size) launch(next++);
-      while (inflight.size > 0) {
-        const r = await Promise.race(inflight.values());
-        inflight.delete(r.k);
-        if (more()) launch(next++);
-        await finish(r.k, r, r.ms);
-      }
-    } else {
-      // Decode-ahead pipeline: image i + 1 is read while image i runs.
-      const decode = (k: number): Promise<EmImage> | null => (k < todo.length ? detector.decode(todo[k].path) : null);
-      let nextImage = decode(0);
-      nextImage?.catch(() => {}); // handled when awaited
-      for (let k = 0; k < todo.length && !o.signal?.aborted; k++) {
-        const current = nextImage as Promise<EmImage>;
-        nextImage = decode(k + 1);
-        nextImage?.catch(() => {});
-        const t = performance.now();
-        let outcome: { image?: EmImage; result?: ImageResult; error?: unknown };
-        try {
-          const image = await current;
-          outcome = { image, result: await detector.runDecoded(image, todo[k].path) };
-        } catch (error) {
-          outcome = { error };
-        }
-        await finish(k, outcome, performance.now() - t);
-      }
+    // Up to two images per worker in flight (one Detector: image i + 1 is decoded while image i
+    // runs); results are recorded as they finish.
+    const analyse = async (k: number): Promise<{ image?: EmImage; result: ImageResult; ms: number }> => {
+      const t = performance.now();
+      if (pool) return { result: await pool.run(todo[k].path), ms: performance.now() - t };
+      const image = await detector.decode(todo[k].path);
+      return { image, result: await detector.runDecoded(image, todo[k].path), ms: performance.now() - t };
+    };
+    const order = todo.map((_, k) => k);
+    for await (const item of mapConcurrent(order, analyse, { concurrency: 2 * (pool?.size ?? 1), signal: o.signal })) {
+      await finish(item.index, item.error !== undefined ? { error: item.error } : { image: item.result?.image, result: item.result?.result }, item.result?.ms ?? 0);
     }
     summary.records = [...done.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
     summary.failures = [...failed.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);

@@ -3,9 +3,9 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import * as ortNode from 'onnxruntime-node';
 import { buildSpecModel } from '../../export/net/index.ts';
-import { encodeModel } from '../../export/onnx/index.ts';
+import { encodeModel } from '../../onnx/index.ts';
 import { selectBackend } from '../../training/backend/select-backend.ts';
-import { SpecBuilder } from '../../training/net/builders.ts';
+import { SpecBuilder } from '../../model/net/builders.ts';
 import { initParams, runNet } from '../../training/net/run-tfjs.ts';
 
 /** The mask head's 2x transposed convolution: tfjs forward and the emitted ONNX ConvTranspose agree. */

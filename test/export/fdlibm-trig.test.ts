@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
-import { OpBuilder, encodeModel, makeGraph, makeModel, tensorValueInfo } from '../../export/onnx/index.ts';
+import { OpBuilder, encodeModel, makeGraph, makeModel, tensorValueInfo } from '../../onnx/index.ts';
 import { emitSinCos } from '../../export/ops/fdlibm-trig.ts';
 import { seededRandom } from '../helpers/fixtures.ts';
 

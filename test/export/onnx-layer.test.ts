@@ -15,7 +15,7 @@ import {
   readTensor,
   tensorValueInfo,
   type TensorElementType,
-} from '../../export/onnx/index.ts';
+} from '../../onnx/index.ts';
 
 describe('export/onnx layer', () => {
   it('writes tensors as raw_data and reads them back for every element type', () => {

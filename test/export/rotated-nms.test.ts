@@ -9,7 +9,7 @@ import * as ortWeb from 'onnxruntime-web';
 import { EmsegError } from '../../core/errors.ts';
 import type { RotatedBox } from '../../core/geometry/types.ts';
 import { batchedNmsRotated, nmsRotated } from '../../core/nms/nms.ts';
-import { EMSEG_DOMAIN, ONNX_OPSET, decodeModel, encodeModel, int64ToNumber } from '../../export/onnx/index.ts';
+import { EMSEG_DOMAIN, ONNX_OPSET, decodeModel, encodeModel, int64ToNumber } from '../../onnx/index.ts';
 import { rotatedNmsModel } from '../../export/ops/rotated-nms-model.ts';
 import { ROTATED_NMS_OP } from '../../export/ops/rotated-nms.ts';
 import { type RotatedNmsCase, cocoFixture, readJson, seededRandom } from '../helpers/fixtures.ts';

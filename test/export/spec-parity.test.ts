@@ -9,12 +9,12 @@ import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { seededRandom } from '../../core/random.ts';
 import { buildSpecModel, type SpecWeights } from '../../export/net/index.ts';
-import { decodeModel, encodeModel, type ModelProto } from '../../export/onnx/index.ts';
+import { decodeModel, encodeModel, type ModelProto } from '../../onnx/index.ts';
 import { selectBackend } from '../../training/backend/select-backend.ts';
-import { defaultRotatedRcnnConfig } from '../../training/detection/config.ts';
-import { backboneSpec, boxHeadSpec } from '../../training/detection/specs.ts';
+import { defaultRotatedRcnnConfig } from '../../model/detection/config.ts';
+import { backboneSpec, boxHeadSpec } from '../../model/detection/specs.ts';
 import { type NetParams, initParams, runNet } from '../../training/net/run-tfjs.ts';
-import { type NetSpec, paramsOf } from '../../training/net/spec.ts';
+import { type NetSpec, paramsOf } from '../../model/net/spec.ts';
 import { pythonOnnxAvailable, requireTool } from '../helpers/tools.ts';
 
 /**

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { type CheckpointManifest, saveCheckpoint } from '../../training/checkpoint.ts';
-import { DEFAULT_ROTATED_STAGE, type RotatedRcnnConfig, defaultRotatedRcnnConfig } from '../../training/detection/config.ts';
-import { type MaskRcnnConfig, defaultMaskRcnnConfig } from '../../training/detection/mask-config.ts';
+import { type CheckpointManifest, saveCheckpoint } from '../../model/checkpoint.ts';
+import { DEFAULT_ROTATED_STAGE, type RotatedRcnnConfig, defaultRotatedRcnnConfig } from '../../model/detection/config.ts';
+import { type MaskRcnnConfig, defaultMaskRcnnConfig } from '../../model/detection/mask-config.ts';
 import { MaskRcnn } from '../../training/detection/mask-rcnn.ts';
 import { RotatedRcnn } from '../../training/detection/rotated-rcnn.ts';
-import { modelSpecs } from '../../training/detection/model-specs.ts';
-import { paramsOf } from '../../training/net/spec.ts';
+import { modelSpecs } from '../../model/detection/model-specs.ts';
+import { paramsOf } from '../../model/net/spec.ts';
 
 /**
  * Small detectors made without training, for the exporter's and the SDKs' tests: seeded init, then

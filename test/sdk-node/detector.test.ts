@@ -11,7 +11,7 @@ import type { Instance } from '../../core/inference/types.ts';
 import { cocoSegmentationToRle } from '../../core/mask/coco-segmentation.ts';
 import { rleArea } from '../../core/mask/rle.ts';
 import { Detector, cudaInstalled } from '../../sdk-node/detector.ts';
-import { decodeModel, encodeModel } from '../../export/onnx/index.ts';
+import { decodeModel, encodeModel } from '../../onnx/index.ts';
 import { readImage } from '../../sdk-node/read-image.ts';
 import { repoRoot } from '../helpers/fixtures.ts';
 

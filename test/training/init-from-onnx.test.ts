@@ -4,13 +4,13 @@ import { describe, it } from 'node:test';
 import { EmsegError } from '../../core/errors.ts';
 import { seededRandom } from '../../core/random.ts';
 import { buildSpecModel } from '../../export/net/spec-model.ts';
-import { float16BitsToNumber, float32ToFloat16Bits, storeWeightsAsFloat16 } from '../../export/fp16.ts';
+import { float16BitsToNumber, float32ToFloat16Bits, storeWeightsAsFloat16 } from '../../onnx/fp16.ts';
 import { convWeightToOihw } from '../../export/net/index.ts';
-import { encodeModel, makeTensor, type ModelProto } from '../../export/onnx/index.ts';
-import { type RotatedRcnnConfig, defaultRotatedRcnnConfig } from '../../training/detection/config.ts';
-import { backboneSpec } from '../../training/detection/specs.ts';
+import { encodeModel, makeTensor, type ModelProto } from '../../onnx/index.ts';
+import { type RotatedRcnnConfig, defaultRotatedRcnnConfig } from '../../model/detection/config.ts';
+import { backboneSpec } from '../../model/detection/specs.ts';
 import { mapBackboneFromOnnx, oihwToHwio } from '../../training/init-from-onnx.ts';
-import { paramsOf } from '../../training/net/spec.ts';
+import { paramsOf } from '../../model/net/spec.ts';
 
 /**
  * Backbone initialisation from ONNX files the test builds: emseg's own backbone exported with random

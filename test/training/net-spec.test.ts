@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../training/backend/select-backend.ts';
-import { RESNET18_LIGHT, SpecBuilder, fpn, resnet, rpnHead } from '../../training/net/builders.ts';
+import { RESNET18_LIGHT, SpecBuilder, fpn, resnet, rpnHead } from '../../model/net/builders.ts';
 import { initParams, runNet } from '../../training/net/run-tfjs.ts';
-import { paramsOf, validateSpec } from '../../training/net/spec.ts';
+import { paramsOf, validateSpec } from '../../model/net/spec.ts';
 
 function detectorSpec() {
   const b = new SpecBuilder([{ name: 'image', channels: 1 }]);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { writeSynthDataset } from '../../sdk-node/synth.ts';
-import { DEFAULT_ROTATED_STAGE } from '../../training/detection/config.ts';
+import { DEFAULT_ROTATED_STAGE } from '../../model/detection/config.ts';
 import type { RboxDataset } from '../../training/data/dataset.ts';
 import { DetectorReplica } from '../../training/detection/replica.ts';
 import { smallRotatedConfig } from '../helpers/small-detectors.ts';

@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { rotatedIoU, seededRandom, type RotatedBox } from '../../core/index.ts';
 import { selectBackend } from '../../training/backend/select-backend.ts';
-import { RotatedRoiCoder } from '../../training/detection/box-coder.ts';
+import { RotatedRoiCoder } from '../../model/detection/box-coder.ts';
 import { rotatedFpnLevels, rotatedRoiAlign, type RotatedRoiAlignOptions } from '../../training/detection/rotated-roi-align.ts';
 
 /**

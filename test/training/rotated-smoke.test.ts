@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { writeSynthDataset } from '../../sdk-node/synth.ts';
 import { EmsegError } from '../../core/errors.ts';
-import { loadCheckpoint } from '../../training/checkpoint.ts';
+import { loadCheckpoint } from '../../model/checkpoint.ts';
 import { trainDetector } from '../../training/train.ts';
 
 /**

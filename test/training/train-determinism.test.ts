@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { writeSynthDataset } from '../../sdk-node/synth.ts';
-import { loadCheckpoint } from '../../training/checkpoint.ts';
+import { loadCheckpoint } from '../../model/checkpoint.ts';
 import { type TrainOptions, trainDetector } from '../../training/train.ts';
 
 /**

@@ -1,6 +1,6 @@
 import type { KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { backend_util } from '@tensorflow/tfjs-core';
-import { OpBuilder, attr, encodeModel, makeGraph, makeModel, tensorValueInfo } from '../../export/onnx/index.ts';
+import { OpBuilder, attr, encodeModel, makeGraph, makeModel, tensorValueInfo } from '../../onnx/index.ts';
 import { isFullyConnected } from './conv-gradients.ts';
 import { type HostTensor, SyncSession, syncRuntimeVersion } from './onnxruntime-sync.ts';
 

@@ -4,12 +4,12 @@ import type { Rle } from '../../core/mask/rle.ts';
 import { pasteMask } from '../../core/mask/paste-mask.ts';
 import type { BoxXYXY } from '../../core/geometry/types.ts';
 import { type NetParams, initParams, runNet } from '../net/run-tfjs.ts';
-import type { NetSpec } from '../net/spec.ts';
+import type { NetSpec } from '../../model/net/spec.ts';
 import { type MaskCrop, maskTarget } from '../data/instances.ts';
-import { BoxCoder } from './box-coder.ts';
-import type { MaskRcnnConfig } from './mask-config.ts';
-import { maskBoxHeadSpec, maskHeadSpec } from './mask-specs.ts';
-import { backboneSpec } from './specs.ts';
+import { BoxCoder } from '../../model/detection/box-coder.ts';
+import type { MaskRcnnConfig } from '../../model/detection/mask-config.ts';
+import { maskBoxHeadSpec, maskHeadSpec } from '../../model/detection/mask-specs.ts';
+import { backboneSpec } from '../../model/detection/specs.ts';
 import { TwoStageDetector } from './two-stage.ts';
 
 export interface InstanceTargets {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { BoxCoder } from './box-coder.ts';
+import { BoxCoder } from '../../model/detection/box-coder.ts';
 
 /**
  * RPN proposals for one image, as detectron2's find_top_rpn_proposals: per level the top-k anchors

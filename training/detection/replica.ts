@@ -5,8 +5,8 @@ import { augment, padTo, type AugmentOptions } from '../data/augment.ts';
 import { type RboxDataset, loadNormalizedImage, loadRboxDataset } from '../data/dataset.ts';
 import { type InstanceDataset, augmentInstances, loadInstanceDataset } from '../data/instances.ts';
 import type { Replica } from '../parallel/replica.ts';
-import type { RotatedRcnnConfig } from './config.ts';
-import type { MaskRcnnConfig } from './mask-config.ts';
+import type { RotatedRcnnConfig } from '../../model/detection/config.ts';
+import type { MaskRcnnConfig } from '../../model/detection/mask-config.ts';
 import { MaskRcnn } from './mask-rcnn.ts';
 import { RotatedRcnn } from './rotated-rcnn.ts';
 

@@ -4,12 +4,12 @@ import { rotatedBoxEnclosing, rotatedBoxFromXYXY } from '../../core/geometry/rot
 import { rotatedIoU } from '../../core/geometry/rotated-iou.ts';
 import type { RotatedBox } from '../../core/geometry/types.ts';
 import { type NetParams, initParams, runNet } from '../net/run-tfjs.ts';
-import type { NetSpec } from '../net/spec.ts';
-import { RotatedBoxCoder, RotatedRoiCoder } from './box-coder.ts';
-import type { RotatedRcnnConfig, RotatedStageConfig } from './config.ts';
+import type { NetSpec } from '../../model/net/spec.ts';
+import { RotatedBoxCoder, RotatedRoiCoder } from '../../model/detection/box-coder.ts';
+import type { RotatedRcnnConfig, RotatedStageConfig } from '../../model/detection/config.ts';
 import { matchBoxes, sampleMatches } from './matcher.ts';
 import { rotatedFpnLevels, rotatedRoiAlign } from './rotated-roi-align.ts';
-import { FPN_STRIDES, backboneSpec, boxHeadSpec, rotatedHeadSpec } from './specs.ts';
+import { FPN_STRIDES, backboneSpec, boxHeadSpec, rotatedHeadSpec } from '../../model/detection/specs.ts';
 import { TwoStageDetector, poolByLevel } from './two-stage.ts';
 
 /** Ground truth of one image: canonical rboxes (5 per object) and 0-based class indices. */

@@ -1,39 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ResNetOptions } from '../net/builders.ts';
 import { type NetParams, runNet } from '../net/run-tfjs.ts';
-import type { NetSpec } from '../net/spec.ts';
-import { generateAnchors } from './anchors.ts';
-import { BoxCoder } from './box-coder.ts';
+import type { NetSpec } from '../../model/net/spec.ts';
+import type { TwoStageConfig } from '../../model/detection/config.ts';
+import { generateAnchors } from '../../model/detection/anchors.ts';
+import { BoxCoder } from '../../model/detection/box-coder.ts';
 import { matchBoxes, pairwiseIoU, sampleMatches } from './matcher.ts';
 import { rpnProposals } from './proposals.ts';
 import { fpnLevels, roiAlign } from './roi-align.ts';
-import { FPN_LEVELS, FPN_STRIDES } from './specs.ts';
-
-/** What every two-stage detector config has (the RPN and the RoI sampling). */
-export interface TwoStageConfig {
-  classes: string[];
-  backbone: ResNetOptions;
-  fpnChannels: number;
-  anchorSizes: [number, number, number, number];
-  anchorRatios: number[];
-  rpn: {
-    batchPerImage: number;
-    positiveFraction: number;
-    iouThresholds: [number, number];
-    preNmsTopKTrain: number;
-    postNmsTopKTrain: number;
-    preNmsTopKTest: number;
-    postNmsTopKTest: number;
-    nmsThreshold: number;
-  };
-  roi: { batchPerImage: number; positiveFraction: number; iouThreshold: number; poolSize: number; samplingRatio: number; fcDim: number };
-  /**
-   * Inference settings. `refine` (rotated detector only, default 0): extra box-head passes, each
-   * re-pooling every proposal at the axis-aligned box enclosing its decoded rotated box and regressing
-   * again from there (iterative box regression at test time); scores are the last pass's.
-   */
-  test: { scoreThreshold: number; nmsThreshold: number; detectionsPerImage: number; refine?: number };
-}
+import { FPN_LEVELS, FPN_STRIDES } from '../../model/detection/specs.ts';
 
 /** Sampled RoIs of one training image: boxes (xyxy), matched GT per RoI (-1 for background). */
 export interface SampledRois {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { groupNorm } from '../backend/group-norm.ts';
 import { seededRandom } from '../../core/random.ts';
-import { type NetSpec, type ParamSpec, paramOwner, paramsOf } from './spec.ts';
+import { type NetSpec, type ParamSpec, paramOwner, paramsOf } from '../../model/net/spec.ts';
 
 /** Parameters of a network by name (`<node>.weight`, `<node>.bias`, `<node>.gamma`, `<node>.beta`). */
 export type NetParams = Map<string, tf.Variable>;

@@ -1,5 +1,5 @@
 import { twoStageDefaults } from './config.ts';
-import type { TwoStageConfig } from './two-stage.ts';
+import type { TwoStageConfig } from './config.ts';
 
 /** Mask R-CNN (vesicles, holes): the two-stage settings plus the mask head. */
 export interface MaskRcnnConfig extends TwoStageConfig {

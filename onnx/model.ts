@@ -1,4 +1,4 @@
-import { EmsegError } from '../../core/errors.ts';
+import { EmsegError } from '../core/errors.ts';
 import { IR_VERSION, defaultOpsetImports } from './opset.ts';
 import { int64ToNumber, onnx, type FunctionProto, type GraphProto, type ModelProto, type OperatorSetId } from './proto.ts';
 

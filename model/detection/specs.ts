@@ -1,7 +1,7 @@
 import { SpecBuilder, fpn, resnet, rpnHead } from '../net/builders.ts';
 import type { NetSpec } from '../net/spec.ts';
 import type { RotatedStageConfig } from './config.ts';
-import type { TwoStageConfig } from './two-stage.ts';
+import type { TwoStageConfig } from './config.ts';
 
 export const FPN_LEVELS = ['fpn.output2', 'fpn.output3', 'fpn.output4', 'fpn.output5'] as const;
 export const FPN_STRIDES = [4, 8, 16, 32] as const;

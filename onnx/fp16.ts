@@ -1,4 +1,4 @@
-import { dataTypeCode, int64ToNumber, makeNode, onnx, readTensor, type NodeProto, type TensorProto, attr } from './onnx/index.ts';
+import { dataTypeCode, int64ToNumber, makeNode, onnx, readTensor, type NodeProto, type TensorProto, attr } from './index.ts';
 
 /**
  * Float16 weight storage: each float32 initializer is stored as IEEE binary16 and widened back by a

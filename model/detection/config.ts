@@ -1,4 +1,31 @@
-import type { TwoStageConfig } from './two-stage.ts';
+import type { ResNetOptions } from '../net/builders.ts';
+
+/** What every two-stage detector config has (the RPN and the RoI sampling). */
+export interface TwoStageConfig {
+  classes: string[];
+  backbone: ResNetOptions;
+  fpnChannels: number;
+  anchorSizes: [number, number, number, number];
+  anchorRatios: number[];
+  rpn: {
+    batchPerImage: number;
+    positiveFraction: number;
+    iouThresholds: [number, number];
+    preNmsTopKTrain: number;
+    postNmsTopKTrain: number;
+    preNmsTopKTest: number;
+    postNmsTopKTest: number;
+    nmsThreshold: number;
+  };
+  roi: { batchPerImage: number; positiveFraction: number; iouThreshold: number; poolSize: number; samplingRatio: number; fcDim: number };
+  /**
+   * Inference settings. `refine` (rotated detector only, default 0): extra box-head passes, each
+   * re-pooling every proposal at the axis-aligned box enclosing its decoded rotated box and regressing
+   * again from there (iterative box regression at test time); scores are the last pass's.
+   */
+  test: { scoreThreshold: number; nmsThreshold: number; detectionsPerImage: number; refine?: number };
+}
+
 
 /** Rotated Faster R-CNN (nanorods): the shared two-stage settings plus its task tag. */
 export interface RotatedRcnnConfig extends TwoStageConfig {
