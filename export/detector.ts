@@ -8,8 +8,7 @@ import { RotatedRoiCoder } from '../model/detection/box-coder.ts';
 import type { RotatedRcnnConfig } from '../model/detection/config.ts';
 import type { MaskRcnnConfig } from '../model/detection/mask-config.ts';
 import { FPN_LEVELS, FPN_STRIDES } from '../model/detection/specs.ts';
-import type { NetSpec } from '../model/net/spec.ts';
-import { type DetectorCheckpoint, readDetectorCheckpoint } from './detection/checkpoint.ts';
+import { type DetectorCheckpoint, type DetectorNetworks, readDetectorCheckpoint } from './detection/checkpoint.ts';
 import { column, rowCount } from './detection/graph-helpers.ts';
 import { emitBoxDecode, emitClassMasks, emitMaskDetections } from './detection/mask-postprocess.ts';
 import { emitDetections, emitEnclosingBoxes, emitRotatedDecode, emitRotatedFromBoxes, emitRotatedRoiDecode, fixedRows } from './detection/postprocess.ts';
@@ -18,7 +17,7 @@ import { emitMultiLevelRotatedRoiAlign } from './detection/rotated-roi.ts';
 import { emitRpnProposals } from './detection/rpn.ts';
 import { storeWeightsAsFloat16 } from '../onnx/fp16.ts';
 import { type ModelSummary, summarizeModel } from './model-summary.ts';
-import { emitSpec, type SpecWeights } from './net/index.ts';
+import { emitSpec } from './net/index.ts';
 import {
   ONNX_OPSET,
   OpBuilder,
@@ -81,16 +80,8 @@ export const DETECTOR_OUTPUTS = MODEL_OUTPUTS['rotated-detection'];
 export const MASK_DETECTOR_OUTPUTS = MODEL_OUTPUTS['instance-segmentation'];
 const DEBUG_OUTPUTS = ['debug_proposals', 'debug_proposal_logits', 'debug_class_probs', 'debug_box_deltas', 'debug_proposal_count'] as const;
 
-/** Inputs of the graph builder: a checked config, its two networks and their weights. */
-export interface DetectorSource {
-  config: RotatedRcnnConfig | MaskRcnnConfig;
-  backbone: NetSpec;
-  head: NetSpec;
-  /** Mask R-CNN's mask head (config.task 'instance-segmentation'). */
-  maskHead?: NetSpec;
-  /** The rotated detector's second stage (config.rotatedStage). */
-  rotatedHead?: NetSpec;
-  weights: SpecWeights;
+/** Inputs of the graph builder: a checked config, its networks and their weights. */
+export interface DetectorSource extends DetectorNetworks {
   /** Checkpoint metrics (manifest.metrics), stored as metadata. */
   metrics?: unknown;
   pixelSizeNm?: number | null;

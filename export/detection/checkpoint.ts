@@ -19,10 +19,8 @@ import type { SpecWeights } from '../net/index.ts';
 export type DetectorTask = ModelTask;
 const DETECTOR_TASKS = MODEL_TASKS;
 
-export interface DetectorCheckpoint {
-  dir: string;
-  manifest: CheckpointManifest;
-  task: DetectorTask;
+/** A detector's checked config, its networks and their weights: what the graph builder needs. */
+export interface DetectorNetworks {
   config: RotatedRcnnConfig | MaskRcnnConfig;
   backbone: NetSpec;
   head: NetSpec;
@@ -30,8 +28,14 @@ export interface DetectorCheckpoint {
   maskHead?: NetSpec;
   /** The rotated detector's second stage (config.rotatedStage). */
   rotatedHead?: NetSpec;
-  /** Parameters of both networks by name (tfjs layouts), views into one buffer. */
+  /** Parameters of the networks by name (tfjs layouts), views into one buffer. */
   weights: SpecWeights;
+}
+
+export interface DetectorCheckpoint extends DetectorNetworks {
+  dir: string;
+  manifest: CheckpointManifest;
+  task: DetectorTask;
   paramCount: number;
 }
 
