@@ -53,3 +53,5 @@ export * from './inference/detections.ts';
 export type * from './inference/types.ts';
 export * from './inference/onnx-metadata.ts';
 export * from './eval/model-eval.ts';
+export * from './formats/decode-image.ts';
+export * from './inference/zoo.ts';

@@ -63,11 +63,13 @@ export function findCycle(edgeKeys) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const graph = folderGraph(root);
-  for (const [k, v] of [...graph].sort()) {
+  const check = process.argv.includes('--check');
+  for (const [k, v] of check ? [] : [...graph].sort()) {
     console.log(`${k} (${v.length})`);
     if (process.argv.includes('--files')) for (const e of v) console.log(`    ${e}`);
   }
   const cycle = findCycle([...graph.keys()]);
   if (cycle) console.log(`cycle: ${cycle.join(' -> ')}`);
-  if (process.argv.includes('--check') && cycle) process.exit(1);
+  else if (check) console.log(`folder imports: ${graph.size} edges between folders, no cycle`);
+  if (check && cycle) process.exit(1);
 }

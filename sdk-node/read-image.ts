@@ -1,11 +1,8 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { EmsegError } from '../core/errors.ts';
+import { type ImageDecoders, decodeImage } from '../core/formats/decode-image.ts';
 import { type DetectedFormat, detectFormat } from '../core/formats/detect.ts';
-import { readDm } from '../core/formats/dm.ts';
-import { readEmd } from '../core/formats/emd.ts';
-import { readMrc } from '../core/formats/mrc.ts';
-import { readSer, serCompanionEmiPath } from '../core/formats/ser.ts';
-import { readTiffInfo, readTiffPixels } from '../core/formats/tiff.ts';
+import { serCompanionEmiPath } from '../core/formats/ser.ts';
 import type { EmImage } from '../core/formats/types.ts';
 import { decodeWithSharp } from './decode-with-sharp.ts';
 import { openHdf5 } from './hdf5-h5wasm.ts';
@@ -62,45 +59,22 @@ export async function readImageBytes(bytes: Uint8Array, name = 'image', options:
   return decodeImageBytes(bytes, name, options, false);
 }
 
-async function decodeImageBytes(bytes: Uint8Array, path: string, options: ReadImageOptions, onDisk: boolean): Promise<EmImage> {
-  const page = options.page ?? 0;
-  const format = detectFormat(bytes, path);
-  if (!onDisk && format === 'HDF5') throw new EmsegError('EMSEG_FORMAT_UNSUPPORTED', `${path}: EMD (HDF5) images are read from files; pass the path instead of the bytes`, { file: path });
-  const common = { name: path, page };
-  switch (format) {
-    case 'DM':
-      return readDm(bytes, common);
-    case 'MRC':
-      return readMrc(bytes, common);
-    case 'SER': {
-      // TIA keeps units in the companion .emi: it tells real from reciprocal space.
-      const emiPath = onDisk ? serCompanionEmiPath(path) : null;
-      const emi = emiPath ? await readFile(emiPath).then((b) => new Uint8Array(b)).catch(() => undefined) : undefined;
-      return readSer(bytes, { ...common, emi });
-    }
-    case 'HDF5': {
-      const file = await openHdf5(path);
-      try {
-        return readEmd(file.root, common);
-      } finally {
-        file.close();
-      }
-    }
-    case 'TIFF': {
-      const info = readTiffInfo(bytes, common);
-      // Uncompressed whole-byte grey samples are parsed by core/ (as in the browser); anything else by sharp.
-      const simple = info.compression === 1 && info.samplesPerPixel === 1 && [8, 16, 32, 64].includes(info.bitsPerSample);
-      const image = simple ? readTiffPixels(bytes, common) : await decodeWithSharp(bytes, path, 'TIFF', page);
-      return { ...image, format: 'TIFF', pixelSize: info.pixelSize, metadata: { ...image.metadata, pages: info.pages, page, calibration: info.calibration, calibrationSource: info.source, tags: info.tags } };
-    }
-    case 'PNG':
-    case 'JPEG':
-      return decodeWithSharp(bytes, path, format, page);
-    default:
-      throw new EmsegError(
-        'EMSEG_FORMAT_UNKNOWN',
-        `${path}: not an image format emseg reads (expected DM3/DM4, MRC, SER, EMD, TIFF, PNG or JPEG; first bytes ${[...bytes.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ')})`,
-        { file: path },
-      );
-  }
+/** The Node decoders: sharp for rasters, h5wasm on the file for EMD, the .emi next to a SER file. */
+function nodeDecoders(onDisk: boolean): ImageDecoders {
+  return {
+    raster: (bytes, name, format, page) => decodeWithSharp(bytes, name, format, page),
+    ...(onDisk
+      ? {
+          hdf5: (_bytes: Uint8Array, name: string) => openHdf5(name),
+          serCompanion: async (name: string) => {
+            const emiPath = serCompanionEmiPath(name);
+            return emiPath ? await readFile(emiPath).then((b) => new Uint8Array(b)).catch(() => undefined) : undefined;
+          },
+        }
+      : {}),
+  };
+}
+
+function decodeImageBytes(bytes: Uint8Array, path: string, options: ReadImageOptions, onDisk: boolean): Promise<EmImage> {
+  return decodeImage(bytes, path, options.page ?? 0, nodeDecoders(onDisk));
 }

@@ -1,19 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EmsegError } from '../core/errors.ts';
+import { type ZooEntry, type ZooTable, looksLikeZooName, parseZooTable, zooEntry } from '../core/inference/zoo.ts';
 
-/**
- * model-zoo/zoo.json: names users pass instead of a file (`new Detector('vesicle-large')`). An
- * entry names a model file (relative to model-zoo/) and optionally the classes it reports: aliases
- * of one multi-class model (vesicle-large is the vesicle model's large_vesicle class).
- */
-export interface ZooEntry {
-  file: string;
-  classes?: string[];
-  description?: string;
-  card?: string;
-}
+/** model-zoo/ on disk (core/inference/zoo.ts reads the table). */
+export type { ZooEntry };
 
 export function zooDir(): string {
   // Source (sdk-node/) and build (dist/sdk-node/) both sit below the package root.
@@ -25,23 +16,14 @@ export function zooDir(): string {
   return join(process.cwd(), 'model-zoo');
 }
 
-export function readZoo(): Record<string, ZooEntry> {
+export function readZoo(): ZooTable {
   const path = join(zooDir(), 'zoo.json');
-  if (!existsSync(path)) return {};
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, ZooEntry>;
-  } catch (e) {
-    throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${path}: not valid JSON (${(e as Error).message})`, { file: path, cause: e });
-  }
+  return existsSync(path) ? parseZooTable(readFileSync(path, 'utf8'), path) : {};
 }
 
 /** A zoo name as its model file and classes; null for anything that looks like a path. */
 export function resolveZooModel(name: string): { file: string; classes?: string[] } | null {
-  if (/[\\/]/.test(name) || /\.onnx$/i.test(name) || existsSync(name)) return null;
-  const zoo = readZoo();
-  const entry = zoo[name];
-  if (!entry) {
-    throw new EmsegError('EMSEG_INVALID_ARGUMENT', `${name}: neither a model file nor a zoo model (zoo: ${Object.keys(zoo).join(', ') || 'empty'})`, { file: name });
-  }
+  if (!looksLikeZooName(name) || existsSync(name)) return null;
+  const entry = zooEntry(readZoo(), name);
   return { file: resolve(zooDir(), entry.file), ...(entry.classes ? { classes: entry.classes } : {}) };
 }

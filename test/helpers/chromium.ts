@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import type * as OrtWeb from 'onnxruntime-web';
@@ -15,7 +15,7 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const chromiumAvailable = (): boolean => existsSync(CHROMIUM);
 
 const ORT_DIST = join(import.meta.dirname, '..', '..', 'node_modules', 'onnxruntime-web', 'dist');
-const TYPES: Record<string, string> = { '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html', '.onnx': 'application/octet-stream' };
+const TYPES: Record<string, string> = { '.json': 'application/json', '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html', '.onnx': 'application/octet-stream' };
 
 export interface BrowserSession {
   page: Page;
@@ -24,15 +24,19 @@ export interface BrowserSession {
   close(): Promise<void>;
 }
 
-/** Start a local server (onnxruntime-web's dist under /ort/, COOP/COEP for wasm threads) and a page on it. */
-export async function openBrowser(): Promise<BrowserSession> {
+/**
+ * Start a local server (onnxruntime-web's dist under /ort/, `dirs` as URL prefix -> folder, COOP/COEP
+ * for wasm threads) and a page on it.
+ */
+export async function openBrowser(dirs: Record<string, string> = {}): Promise<BrowserSession> {
   const served = new Map<string, Uint8Array>([['/index.html', new TextEncoder().encode('<!doctype html><title>emseg</title>')]]);
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     let body: Uint8Array | undefined = served.get(url.pathname);
-    if (!body && url.pathname.startsWith('/ort/')) {
-      const file = normalize(join(ORT_DIST, url.pathname.slice(5)));
-      if (file.startsWith(ORT_DIST) && existsSync(file)) body = readFileSync(file);
+    for (const [prefix, dir] of Object.entries({ '/ort/': ORT_DIST, ...dirs })) {
+      if (body || !url.pathname.startsWith(prefix)) continue;
+      const file = normalize(join(dir, decodeURIComponent(url.pathname.slice(prefix.length))));
+      if (file.startsWith(dir) && existsSync(file) && statSync(file).isFile()) body = readFileSync(file);
     }
     res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
     res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
