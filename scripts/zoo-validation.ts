@@ -9,7 +9,7 @@ import { writeSynthDataset } from '../sdk-node/synth.ts';
 
 export type CardValidation =
   | { synth: 'tem-vesicles' | 'haadf-nanorods'; seed: number; count: number; size: number; maxDets: number }
-  | { real: 'emps-particles'; maxDets: number };
+  | { real: 'emps-particles' | 'emps-rods'; maxDets: number };
 
 const repoRoot = join(fileURLToPath(import.meta.url), '..', '..');
 
@@ -23,6 +23,11 @@ export async function buildValidationSet(v: CardValidation, dir: string): Promis
     const r = spawnSync('bash', [join(repoRoot, 'recipes', 'real', 'emps-split.sh'), dir], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`recipes/real/emps-split.sh failed (${r.status}): ${r.stderr}`);
     return join(dir, 'outer', 'test.json');
+  }
+  if (v.real === 'emps-rods') {
+    const r = spawnSync('bash', [join(repoRoot, 'recipes', 'real', 'rods-split.sh'), dir], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`recipes/real/rods-split.sh failed (${r.status}): ${r.stderr}`);
+    return join(dir, 'test.json');
   }
   throw new Error(`unknown validation set ${JSON.stringify(v)}`);
 }

@@ -9,7 +9,7 @@
 # refinement passes; the checkpoint is the last one (emseg train --select auto with < 10 val images).
 # Caveat, stated in docs/training.md: 2 of the 4 test images were among the particle model's 18
 # validation images, i.e. they took part in choosing the particle checkpoint (never in training).
-#   bash recipes/real/nanorod-tem.sh [OUT=runs/nanorod-tem] [STEPS=1000]
+#   bash recipes/real/nanorod-tem.sh [OUT=runs/nanorod-tem] [STEPS=1000]   (data: recipes/real/rods-split.sh)
 #   (SEED=0, INIT_BACKBONE=em-backbone|none|FILE, WORKERS=2)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,22 +17,8 @@ OUT=${1:-runs/nanorod-tem}; STEPS=${2:-1000}; SEED=${SEED:-0}
 EMPS=${EMPS:-../shared/data/emps-train}
 DATA=runs/real/rods
 EMSEG="node --import tsx cli/emseg.ts"
-bash recipes/real/emps-split.sh runs/real/emps
-mkdir -p "$DATA" "$OUT"
-if [ ! -f "$DATA/test.json" ]; then
-  node -e '
-const fs = require("fs");
-const rods = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-const names = (f) => new Set(JSON.parse(fs.readFileSync(f, "utf8")).images.map((i) => i.file_name.split("/").pop()));
-const trained = names("runs/real/emps/outer/train.json");
-fs.writeFileSync(process.argv[2] + "/pool-images.json", JSON.stringify(rods.filter((r) => trained.has(r))));
-fs.writeFileSync(process.argv[2] + "/test-images.json", JSON.stringify(rods.filter((r) => !trained.has(r))));
-' "$EMPS/rodlike_train_images.json" "$DATA"
-  for part in pool test; do
-    $EMSEG convert labelmap --images "$EMPS/images" --masks "$EMPS/segmaps" --only "$DATA/$part-images.json" \
-      --rbox --category nanorod --out "$DATA/$part.json"
-  done
-fi
+bash recipes/real/rods-split.sh "$DATA" runs/real/emps
+mkdir -p "$OUT"
 [ -f "$DATA/s$SEED/train.json" ] || $EMSEG dataset split "$DATA/pool.json" --out-dir "$DATA/s$SEED" --train-count 9 --val-count 2 --seed "$SEED"
 t0=$(date +%s)
 $EMSEG train --task rotated-detection --train "$DATA/s$SEED/train.json" --val "$DATA/s$SEED/val.json" --out "$OUT" \
