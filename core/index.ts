@@ -55,3 +55,4 @@ export * from './inference/onnx-metadata.ts';
 export * from './eval/model-eval.ts';
 export * from './formats/decode-image.ts';
 export * from './inference/zoo.ts';
+export * from './outputs/analysis-outputs.ts';
