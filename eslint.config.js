@@ -22,7 +22,7 @@ export default tseslint.config(
     },
   },
   // Imports run one way between folders (docs/ARCHITECTURE.md):
-  //   core <- model <- onnx <- {training, export};  core <- sdk-node <- training;  core <- sdk-web;  cli on all.
+  //   core <- model <- onnx <- {training, export};  core <- sdk-node <- training;  core <- sdk-web <- app;  cli on all.
   {
     // core/ runs unchanged in Node and in browsers: no Node built-ins, no DOM, no runtime packages.
     files: ['core/**/*.ts'],
@@ -54,6 +54,12 @@ export default tseslint.config(
     // The Node SDK installs without tfjs or the training and export code (its own package: docs/ARCHITECTURE.md).
     files: ['sdk-node/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['@tensorflow/*', 'onnxruntime-web', 'onnx-proto', 'protobufjs'], message: 'the Node SDK runs models with onnxruntime-node only.' }, folders(['model', 'onnx', 'training', 'export', 'sdk-web', 'cli'], 'sdk-node/ imports only core/.')] }] },
+  },
+  {
+    // The web app: browser code on the web SDK and core.
+    files: ['app/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: { 'no-restricted-imports': ['error', { patterns: [...NODE_BUILTINS('app/ runs in browsers.'), RUNTIMES('app/ runs models through sdk-web/.'), folders(['model', 'onnx', 'training', 'export', 'sdk-node', 'cli'], 'app/ imports core/ and sdk-web/ only.')] }] },
   },
   {
     files: ['sdk-web/**/*.ts'],

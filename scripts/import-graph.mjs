@@ -7,7 +7,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { globSync } from 'tinyglobby';
 
-export const SOURCE_FOLDERS = ['core', 'model', 'onnx', 'training', 'export', 'sdk-node', 'sdk-web', 'cli'];
+export const SOURCE_FOLDERS = ['core', 'model', 'onnx', 'training', 'export', 'sdk-node', 'sdk-web', 'app', 'cli'];
 
 /** Map "from -> to" (folders) to the file-level edges behind it. */
 export function folderGraph(root) {

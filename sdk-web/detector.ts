@@ -3,7 +3,7 @@ import { mapConcurrent, type Settled } from '../core/inference/map-concurrent.ts
 import type { ModelInfo } from '../core/inference/model-contract.ts';
 import { looksLikeZooName } from '../core/inference/zoo.ts';
 import type { ImageResult } from '../core/inference/types.ts';
-import type { ModelSource, WebDetectorOptions, WebExecutionProvider, WebImageInput } from './inline-detector.ts';
+import type { ModelSource, RunOverrides, WebDetectorOptions, WebExecutionProvider, WebImageInput } from './inline-detector.ts';
 import type { WorkerReply, WorkerRequest } from './worker.ts';
 
 /** A request without its id (distributes over the union). */
@@ -61,6 +61,12 @@ export class Detector {
     return (await this.call({ type: 'info' })) as ModelInfo;
   }
 
+  /** The classes it reports: a zoo alias's (vesicle-large: large_vesicle) or options.classes, else all. */
+  async reportedClasses(): Promise<string[]> {
+    await this.ready;
+    return (await this.call({ type: 'classes' })) as string[];
+  }
+
   /** 'webgpu' (after a start-up self-test against WASM) or 'wasm'. */
   async provider(): Promise<WebExecutionProvider> {
     await this.ready;
@@ -68,9 +74,9 @@ export class Detector {
   }
 
   /** Detect and measure every object of one image (File, Blob, ArrayBuffer, bytes or a decoded image). */
-  async run(input: WebImageInput, name?: string): Promise<ImageResult> {
+  async run(input: WebImageInput, name?: string, overrides?: RunOverrides): Promise<ImageResult> {
     await this.ready;
-    return (await this.call({ type: 'run', input, name })) as ImageResult;
+    return (await this.call({ type: 'run', input, name, overrides })) as ImageResult;
   }
 
   /** Many images, in input order; a bad one yields an item with `error` and the batch goes on. */

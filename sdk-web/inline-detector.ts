@@ -16,15 +16,26 @@ import { SELFTEST_MODEL_BASE64 } from './webgpu-selftest-model.ts';
  * The web SDK's engine: an exported emseg model in onnxruntime-web, in whatever context creates it
  * (the SDK's `Detector` runs it in a Web Worker). Everything between the image and the model is
  * core/inference/pipeline.ts, the Node SDK's code: only the session and the image bytes differ.
- * WebGPU is used when an adapter exists and a start-up self-test agrees with WASM; else WASM with a
- * notice (WebGPU can give silently wrong results).
+ * WebGPU, when asked for, is used when an adapter exists and a start-up self-test agrees with WASM;
+ * else WASM with a notice (WebGPU can give silently wrong results: see `executionProviders`).
  */
 export type WebExecutionProvider = 'webgpu' | 'wasm';
 export type ModelSource = string | ArrayBuffer | Uint8Array;
 export type WebImageInput = Blob | ArrayBuffer | Uint8Array | EmImage;
 
+/** Per-image settings of one run. */
+export interface RunOverrides {
+  /** nm per pixel instead of the file's calibration (null: uncalibrated). */
+  pixelSize?: { x: number; y: number } | null;
+}
+
 export interface WebDetectorOptions extends PipelineOptions {
-  /** In order of preference (default ['webgpu', 'wasm']). */
+  /**
+   * In order of preference (default ['wasm']). WebGPU is opt-in (['webgpu', 'wasm']): measured here,
+   * onnxruntime-web 1.30 on SwiftShader gives the first image of a session WASM's objects and a later
+   * image wrong ones (52 objects where WASM and the Node SDK find 34), which a start-up self-test
+   * cannot see; WASM is the reference.
+   */
   executionProviders?: WebExecutionProvider[];
   /** Where model-zoo/ is served (default: `model-zoo/` next to the SDK's script). */
   zooBase?: string;
@@ -130,6 +141,11 @@ export class InlineDetector {
     return this.metadata;
   }
 
+  /** The classes this detector reports: a zoo alias's or options.classes, else all the model has. */
+  async reportedClasses(): Promise<string[]> {
+    return (await this.load()).classes ?? (await this.info()).classes;
+  }
+
   /** The execution provider the session runs on; creates the session (and runs the WebGPU self-test). */
   async provider(): Promise<WebExecutionProvider> {
     return (await this.open()).provider;
@@ -139,7 +155,7 @@ export class InlineDetector {
     this.session ??= (async () => {
       await this.info();
       const { bytes, name } = await this.load();
-      const wanted = this.options.executionProviders ?? ['webgpu', 'wasm'];
+      const wanted = this.options.executionProviders ?? ['wasm'];
       let provider: WebExecutionProvider = wanted.includes('webgpu') && wanted[0] === 'webgpu' && (await webgpuAgreesWithWasm(this.log)) ? 'webgpu' : 'wasm';
       if (!wanted.includes(provider)) provider = wanted[0];
       try {
@@ -161,12 +177,14 @@ export class InlineDetector {
   }
 
   /** Detect and measure every object of one image: the Node SDK's `ImageResult`. */
-  async run(input: WebImageInput, name?: string): Promise<ImageResult> {
-    return (await this.runTimed(input, name)).result;
+  async run(input: WebImageInput, name?: string, overrides?: RunOverrides): Promise<ImageResult> {
+    return (await this.runTimed(input, name, overrides)).result;
   }
 
-  async runTimed(input: WebImageInput, name = input instanceof File ? input.name : 'image'): Promise<{ result: ImageResult; timing: StageTiming }> {
-    const image = await this.decode(input, name);
+  async runTimed(input: WebImageInput, name = input instanceof File ? input.name : 'image', overrides: RunOverrides = {}): Promise<{ result: ImageResult; timing: StageTiming }> {
+    const decoded = await this.decode(input, name);
+    // A pixel size the user typed replaces the file's calibration (measurements and rescaling follow it).
+    const image = overrides.pixelSize === undefined ? decoded : { ...decoded, pixelSize: overrides.pixelSize };
     const [{ session }, info, m] = await Promise.all([this.open(), this.info(), this.load()]);
     const runTile = async (x: ModelInput): Promise<ImageOutputs> => {
       let out: ort.InferenceSession.OnnxValueMapType;

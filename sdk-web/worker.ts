@@ -1,12 +1,12 @@
 // The web SDK's Web Worker (dist/web/emseg-worker.js): one InlineDetector, driven by the page's
 // `Detector` through messages, so decoding, inference and mask pasting never freeze the page.
 import { isEmsegError } from '../core/errors.ts';
-import { InlineDetector, type WebDetectorOptions, type ModelSource, type WebImageInput } from './inline-detector.ts';
+import { InlineDetector, type ModelSource, type RunOverrides, type WebDetectorOptions, type WebImageInput } from './inline-detector.ts';
 
 export type WorkerRequest =
   | { id: number; type: 'init'; model: ModelSource; options: Omit<WebDetectorOptions, 'log'> }
-  | { id: number; type: 'info' | 'provider' | 'dispose' }
-  | { id: number; type: 'run'; input: WebImageInput; name?: string };
+  | { id: number; type: 'info' | 'classes' | 'provider' | 'dispose' }
+  | { id: number; type: 'run'; input: WebImageInput; name?: string; overrides?: RunOverrides };
 
 export type WorkerReply =
   | { id: number; result: unknown }
@@ -25,10 +25,12 @@ async function handle(m: WorkerRequest): Promise<unknown> {
   switch (m.type) {
     case 'info':
       return detector.info();
+    case 'classes':
+      return detector.reportedClasses();
     case 'provider':
       return detector.provider();
     case 'run':
-      return detector.run(m.input, m.name);
+      return detector.run(m.input, m.name, m.overrides);
     case 'dispose':
       await detector.dispose();
       return null;
