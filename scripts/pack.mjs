@@ -2,12 +2,15 @@
 //   emseg        the CLI with everything (training on tfjs, export, SDK): this repository's package.json
 //   @emseg/node  the Node SDK only: core/ + sdk-node/ + the model zoo; onnxruntime-node, sharp, h5wasm;
 //                no tfjs, no onnxruntime-web, no protobuf library, no training or export code
+//   @emseg/web   the browser bundle (dist/web/: emseg.js, the worker with onnxruntime-web inside, its
+//                WebAssembly): no dependencies, nothing for Node
 // One package.json per folder (npm workspaces) would need the sources split by package; the folders'
 // one-way imports (lint) already make core/ + sdk-node/ a closed set, so the Node SDK is cut from
 // dist/ here and its closure is checked: a file importing outside the package fails the script.
-//   node scripts/pack.mjs [--out DIR] [node] [cli]     (default: both; run `npm run build` first)
+//   node scripts/pack.mjs [--out DIR] [node] [web] [cli]     (default: all; run `npm run build` first)
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -15,7 +18,7 @@ const args = process.argv.slice(2);
 const outAt = args.indexOf('--out');
 const out = resolve(outAt >= 0 ? args[outAt + 1] : join(root, 'dist-packages'));
 const which = args.filter((a, i) => a !== '--out' && i !== outAt + 1);
-const wanted = which.length > 0 ? which : ['node', 'cli'];
+const wanted = which.length > 0 ? which : ['node', 'web', 'cli'];
 const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 mkdirSync(out, { recursive: true });
 
@@ -80,6 +83,18 @@ if (wanted.includes('node')) {
   writeFileSync(join(stage, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
   writeFileSync(join(stage, 'README.md'), `# @emseg/node\n\nThe Node SDK of emseg (see the emseg README and docs/sdk.md):\n\n\`\`\`js\nimport { Detector } from '@emseg/node';\nconst result = await new Detector('vesicle-large').run('image.tif');\n\`\`\`\n\nThe CLI, training and export are in the \`emseg\` package.\n`);
   tarballs.node = pack(stage);
+}
+if (wanted.includes('web')) {
+  const stage = join(out, 'stage-web');
+  rmSync(stage, { recursive: true, force: true });
+  cpSync(join(root, 'dist', 'web'), stage, { recursive: true, filter: (src) => !src.endsWith('.map') });
+  // onnxruntime-web's bundle names Node built-ins in code paths it takes only under Node.
+  const bare = new Set([...checkClosure(stage)].filter((m) => !builtinModules.includes(m)));
+  if (bare.size > 0) throw new Error(`the web bundle imports packages: ${[...bare].join(', ')}`);
+  const pkg = { name: '@emseg/web', version: rootPkg.version, description: 'emseg web SDK: exported emseg models in the browser (onnxruntime-web in a Web Worker, WASM; WebGPU opt-in).', type: 'module', license: rootPkg.license, exports: { '.': './emseg.js', './inline': './emseg-inline.js' } };
+  writeFileSync(join(stage, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
+  writeFileSync(join(stage, 'README.md'), `# @emseg/web\n\nThe browser SDK of emseg (see the emseg repository, sdk-web/README.md). Serve this folder's files together (the worker and the WebAssembly are loaded next to emseg.js).\n`);
+  tarballs.web = pack(stage);
 }
 if (wanted.includes('cli')) tarballs.cli = pack(root);
 console.log(JSON.stringify(tarballs));

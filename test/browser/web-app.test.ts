@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -48,13 +48,20 @@ describe('web app in headless Chromium', () => {
   });
   after(async () => s?.close());
 
-  it('analyses two images with vesicle-large: the downloads match emseg analyze (objects.csv, summary.csv, summary.json, COCO)', async () => {
-    await s.page.setInputFiles('#files', images.map((f) => join(samples, f)));
-    await s.page.waitForFunction(() => (globalThis as { emsegApp?: { entries(): number } }).emsegApp?.entries() === 2);
+  it('analyses two images with vesicle-large (a corrupt third shows its error): the downloads match emseg analyze (objects.csv, summary.csv, summary.json, COCO)', async () => {
+    const corrupt = join(mkdtempSync(join(tmpdir(), 'emseg-corrupt-')), 'corrupt.tif');
+    writeFileSync(corrupt, Uint8Array.from([0x49, 0x49, 0x2a, 0x00, 0xff, 0xff, 0xff, 0x7f, 1, 2, 3]));
+    await s.page.setInputFiles('#files', [...images.map((f) => join(samples, f)), corrupt]);
+    await s.page.waitForFunction(() => (globalThis as { emsegApp?: { entries(): number } }).emsegApp?.entries() === 3);
+    await s.page.waitForFunction("document.querySelectorAll('#images figure').length === 3 && document.querySelectorAll('figcaption').length === 2");
+    const error = (await s.page.evaluate("document.querySelectorAll('#images figure')[2].textContent")) as string;
+    assert.match(error, /corrupt\.tif: .*(TIFF|IFD|offset|truncated|beyond)/i, `the corrupt file's figure says what is wrong: ${error}`);
     await s.page.waitForSelector('#run:not([disabled])');
     await s.page.selectOption('#model', 'vesicle-large');
     await s.page.click('#run');
     await s.page.waitForSelector('#results:not([hidden])', { timeout: 300_000 });
+    // EMSEG_APP_SCREENSHOT=docs/app-screenshot.png writes the screenshot docs/ shows.
+    if (process.env.EMSEG_APP_SCREENSHOT) await s.page.screenshot({ path: process.env.EMSEG_APP_SCREENSHOT });
     // Read through the app (a fetch of the blob: links is refused by the page's own CSP, connect-src 'self').
     const downloads = (await s.page.evaluate(`(async () => {
       const out = {};

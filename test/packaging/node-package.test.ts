@@ -48,4 +48,13 @@ describe('@emseg/node package (npm pack, installed into an empty folder)', () =>
     assert.ok(here.instances.length > 10);
     assert.deepEqual(installed, here);
   });
+
+  it('@emseg/web: the browser bundle alone, with no dependencies', () => {
+    const out = JSON.parse(execFileSync(process.execPath, [join(root, 'scripts/pack.mjs'), '--out', join(work, 'packages'), 'web'], { encoding: 'utf8' }).trim().split('\n').pop() as string) as { web: string };
+    const files = execFileSync('tar', ['-tzf', out.web], { encoding: 'utf8' }).split('\n');
+    for (const f of ['package/emseg.js', 'package/emseg-worker.js', 'package/ort-wasm-simd-threaded.jsep.wasm']) assert.ok(files.includes(f), `${f} in ${out.web}`);
+    const pkg = JSON.parse(execFileSync('tar', ['-xzOf', out.web, 'package/package.json'], { encoding: 'utf8' }));
+    assert.equal(pkg.name, '@emseg/web');
+    assert.equal(pkg.dependencies, undefined);
+  });
 });
