@@ -5,6 +5,7 @@ import { benchCliStartup } from './cli-startup.bench.ts';
 import { benchDecode } from './decode.bench.ts';
 import { benchSegmEval } from './segm-eval.bench.ts';
 import { benchShards } from './shards.bench.ts';
+import { benchWeb } from './web.bench.ts';
 
 const outDir = join(process.cwd(), '.bench-out');
 const benches: [string, () => Promise<Record<string, number | string>>][] = [
@@ -13,6 +14,7 @@ const benches: [string, () => Promise<Record<string, number | string>>][] = [
   ['analyze', () => benchAnalyze(outDir)],
   ['shards', () => benchShards(outDir)],
   ['cli-startup', () => benchCliStartup()],
+  ['web', () => benchWeb()],
 ];
 const only = process.argv.slice(2);
 for (const [name, run] of benches) {
