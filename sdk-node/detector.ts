@@ -5,12 +5,11 @@ import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import { EmsegError, invalidArgument } from '../core/errors.ts';
 import type { EmImage, PixelArray } from '../core/formats/types.ts';
-import type { ImageOutputs } from '../core/inference/detections.ts';
-import type { ModelInput } from '../core/inference/input.ts';
 import { mapConcurrent, type Settled } from '../core/inference/map-concurrent.ts';
-import { COMMON_OUTPUTS, MODEL_INPUTS, type ModelInfo, parseModelInfo } from '../core/inference/model-contract.ts';
+import { type ModelInfo, parseModelInfo } from '../core/inference/model-contract.ts';
 import { type ByteSource, readOnnxMetadata } from '../core/inference/onnx-metadata.ts';
 import { DEFAULT_SCORE_THRESHOLD, DEFAULT_TILE, type StageTiming, type TileOptions, detectImage } from '../core/inference/pipeline.ts';
+import { sessionTileRunner } from '../core/inference/run-tile.ts';
 import type { ImageResult } from '../core/inference/types.ts';
 import { readImage, readImageBytes } from './read-image.ts';
 import { resolveZooModel } from './zoo.ts';
@@ -210,32 +209,7 @@ export class Detector {
   /** `runDecoded` with each stage's milliseconds. */
   async runDecodedTimed(image: EmImage, name = 'image'): Promise<{ result: ImageResult; timing: StageTiming }> {
     const [{ session }, info] = await Promise.all([this.open(), this.info()]);
-    const runTile = async (x: ModelInput): Promise<ImageOutputs> => {
-      let out: ort.InferenceSession.OnnxValueMapType;
-      try {
-        out = await session.run({
-          [MODEL_INPUTS.image]: new ort.Tensor('float32', x.data, [1, 1, x.paddedHeight, x.paddedWidth]),
-          [MODEL_INPUTS.imageSize]: new ort.Tensor('int64', BigInt64Array.from([BigInt(x.height), BigInt(x.width)]), [1, 2]),
-        });
-      } catch (e) {
-        throw new EmsegError('EMSEG_MODEL_RUN', `${name}: ONNX Runtime failed running ${this.modelPath} on a ${x.width} x ${x.height} tile: ${(e as Error).message.split('\n')[0]}`, { file: name, cause: e });
-      }
-      // The model contract's outputs (docs/model-format.md): a file without them is not an emseg model.
-      for (const k of COMMON_OUTPUTS) {
-        if (!out[k]) throw new EmsegError('EMSEG_MODEL_RUN', `${this.modelPath}: the model has no output "${k}" (outputs: ${Object.keys(out).join(', ')}); not an emseg detector (docs/model-format.md)`, { file: this.modelPath });
-      }
-      // References to the CPU tensors' arrays stay valid after dispose (it drops the tensor's own fields).
-      const rows: ImageOutputs = {
-        count: Number((out.count.data as BigInt64Array)[0]),
-        boxes: out.boxes.data as Float32Array,
-        scores: out.scores.data as Float32Array,
-        labels: out.labels.data as BigInt64Array,
-        ...(out.rboxes ? { rboxes: out.rboxes.data as Float32Array } : {}),
-        ...(out.masks ? { masks: out.masks.data as Float32Array, maskResolution: info.maskResolution ?? out.masks.dims[3] } : {}),
-      };
-      for (const v of Object.values(out)) (v as { dispose?: () => void }).dispose?.();
-      return rows;
-    };
+    const runTile = sessionTileRunner(session, (type, data, dims) => new ort.Tensor(type, data, dims), info, { image: name, model: this.modelPath, runtime: 'ONNX Runtime' });
     const o = this.options;
     return detectImage(image, info, runTile, { scoreThreshold: o.scoreThreshold, tile: o.tile, rescale: o.rescale, classes: this.aliasClasses }, name);
   }

@@ -2,11 +2,10 @@ import * as ort from 'onnxruntime-web/all';
 import { EmsegError, invalidArgument } from '../core/errors.ts';
 import { decodeImage } from '../core/formats/decode-image.ts';
 import type { EmImage } from '../core/formats/types.ts';
-import type { ImageOutputs } from '../core/inference/detections.ts';
-import type { ModelInput } from '../core/inference/input.ts';
-import { COMMON_OUTPUTS, MODEL_INPUTS, type ModelInfo, parseModelInfo } from '../core/inference/model-contract.ts';
+import { type ModelInfo, parseModelInfo } from '../core/inference/model-contract.ts';
 import { bytesSource, readOnnxMetadata } from '../core/inference/onnx-metadata.ts';
 import { type PipelineOptions, type StageTiming, detectImage } from '../core/inference/pipeline.ts';
+import { sessionTileRunner } from '../core/inference/run-tile.ts';
 import type { ImageResult } from '../core/inference/types.ts';
 import { looksLikeZooName, parseZooTable, zooEntry } from '../core/inference/zoo.ts';
 import { browserDecoders } from './decoders.ts';
@@ -186,30 +185,7 @@ export class InlineDetector {
     // A pixel size the user typed replaces the file's calibration (measurements and rescaling follow it).
     const image = overrides.pixelSize === undefined ? decoded : { ...decoded, pixelSize: overrides.pixelSize };
     const [{ session }, info, m] = await Promise.all([this.open(), this.info(), this.load()]);
-    const runTile = async (x: ModelInput): Promise<ImageOutputs> => {
-      let out: ort.InferenceSession.OnnxValueMapType;
-      try {
-        out = await session.run({
-          [MODEL_INPUTS.image]: new ort.Tensor('float32', x.data, [1, 1, x.paddedHeight, x.paddedWidth]),
-          [MODEL_INPUTS.imageSize]: new ort.Tensor('int64', BigInt64Array.from([BigInt(x.height), BigInt(x.width)]), [1, 2]),
-        });
-      } catch (e) {
-        throw new EmsegError('EMSEG_MODEL_RUN', `${name}: ONNX Runtime (web) failed on a ${x.width} x ${x.height} tile: ${(e as Error).message.split('\n')[0]}`, { file: name, cause: e });
-      }
-      for (const k of COMMON_OUTPUTS) {
-        if (!out[k]) throw new EmsegError('EMSEG_MODEL_RUN', `${m.name}: the model has no output "${k}"; not an emseg detector (docs/model-format.md)`, { file: m.name });
-      }
-      // Outputs of a WebGPU session may live on the GPU: getData() downloads them.
-      const data = async (k: string): Promise<unknown> => (await out[k].getData()) as unknown;
-      return {
-        count: Number(((await data('count')) as BigInt64Array)[0]),
-        boxes: (await data('boxes')) as Float32Array,
-        scores: (await data('scores')) as Float32Array,
-        labels: (await data('labels')) as BigInt64Array,
-        ...(out.rboxes ? { rboxes: (await data('rboxes')) as Float32Array } : {}),
-        ...(out.masks ? { masks: (await data('masks')) as Float32Array, maskResolution: info.maskResolution ?? out.masks.dims[3] } : {}),
-      };
-    };
+    const runTile = sessionTileRunner(session, (type, data, dims) => new ort.Tensor(type, data, dims), info, { image: name, model: m.name, runtime: 'ONNX Runtime (web)' });
     const o = this.options;
     return detectImage(image, info, runTile, { scoreThreshold: o.scoreThreshold, tile: o.tile, rescale: o.rescale, classes: m.classes }, name);
   }
