@@ -9,7 +9,7 @@ import { parseZooTable } from '../core/inference/zoo.ts';
 import {
   type AnalysedImage, type AnalysisFailure, MEASUREMENT_KEYS, cocoPredictions, histograms, objectsCsv, overlaySvg, summariseClasses, summaryCsv, summaryJson, toGeoJson,
 } from '../core/outputs/analysis-outputs.ts';
-import { normalizeImage } from '../core/preprocess/normalize.ts';
+import { displayGrey8 } from '../core/preprocess/normalize.ts';
 import { browserDecoders } from '../sdk-web/decoders.ts';
 import { Detector } from '../sdk-web/detector.ts';
 
@@ -52,12 +52,11 @@ async function loadZoo(): Promise<void> {
 function drawImage(canvas: HTMLCanvasElement, image: EmImage): void {
   canvas.width = image.width;
   canvas.height = image.height;
-  const { data } = normalizeImage(image);
+  const grey = displayGrey8(image);
   const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
   const out = ctx.createImageData(image.width, image.height);
-  for (let i = 0; i < data.length; i++) {
-    const v = Math.round(255 * Math.min(1, Math.max(0, Number.isFinite(data[i]) ? data[i] : 0)));
-    out.data[4 * i] = out.data[4 * i + 1] = out.data[4 * i + 2] = v;
+  for (let i = 0; i < grey.length; i++) {
+    out.data[4 * i] = out.data[4 * i + 1] = out.data[4 * i + 2] = grey[i];
     out.data[4 * i + 3] = 255;
   }
   ctx.putImageData(out, 0, 0);
@@ -236,22 +235,21 @@ async function analyse(): Promise<void> {
       }
       progress.value += 1;
     }
-    const shown = classes;
-    lastRun = { images, failures, classes: shown, model: modelName };
-    const summary = summariseClasses(images, shown);
-    $('histograms').innerHTML = histograms(summary, shown).map((h) => h.svg).join('');
+    lastRun = { images, failures, classes, model: modelName };
+    const summary = summariseClasses(images, classes);
+    $('histograms').innerHTML = histograms(summary, classes).map((h) => h.svg).join('');
     renderTable(images);
     const links = $('downloads');
     links.replaceChildren(
       download('objects.csv', objectsCsv(images), 'text/csv'),
       download('summary.csv', [summaryCsv(summary)], 'text/csv'),
       download('summary.json', [summaryJson(modelName, images.length, failures, summary)], 'application/json'),
-      download('predictions.coco.json', cocoPredictions(images, shown), 'application/json'),
+      download('predictions.coco.json', cocoPredictions(images, classes), 'application/json'),
     );
     for (const entry of todo.filter((e) => e.result)) {
       const stem = entry.file.name.replace(/\.[^.]+$/, '');
-      links.append(download(`${stem}.geojson`, [JSON.stringify(toGeoJson(entry.result as ImageResult, shown))], 'application/geo+json'));
-      links.append(downloadBlob(`${stem}.png`, await overlayPng(entry, shown)));
+      links.append(download(`${stem}.geojson`, [JSON.stringify(toGeoJson(entry.result as ImageResult, classes))], 'application/geo+json'));
+      links.append(downloadBlob(`${stem}.png`, await overlayPng(entry, classes)));
     }
     $('results').hidden = false;
     status.textContent = `${images.reduce((n, r) => n + r.result.instances.length, 0)} objects in ${images.length} images${failures.length ? `; ${failures.length} failed` : ''} (${await detector.provider()})`;

@@ -113,16 +113,17 @@ export class InlineDetector {
   private load(): Promise<{ bytes: Uint8Array; name: string; classes?: string[] }> {
     this.model ??= (async () => {
       const s = this.source;
-      if (s instanceof Uint8Array) return { bytes: s, name: 'model.onnx', classes: this.options.classes ? [...this.options.classes] : undefined };
-      if (s instanceof ArrayBuffer) return { bytes: new Uint8Array(s), name: 'model.onnx', classes: this.options.classes ? [...this.options.classes] : undefined };
+      const asked = this.options.classes ? [...this.options.classes] : undefined;
+      if (s instanceof Uint8Array) return { bytes: s, name: 'model.onnx', classes: asked };
+      if (s instanceof ArrayBuffer) return { bytes: new Uint8Array(s), name: 'model.onnx', classes: asked };
       if (looksLikeZooName(s)) {
         const zoo = new URL(this.options.zooBase ?? './model-zoo/', import.meta.url).href;
         const table = parseZooTable(new TextDecoder().decode(await fetchBytes(new URL('zoo.json', zoo).href, 'zoo table')), new URL('zoo.json', zoo).href);
         const entry = zooEntry(table, s);
         const url = new URL(entry.file, zoo).href;
-        return { bytes: await fetchBytes(url, 'model'), name: url, classes: this.options.classes ? [...this.options.classes] : entry.classes };
+        return { bytes: await fetchBytes(url, 'model'), name: url, classes: asked ?? entry.classes };
       }
-      return { bytes: await fetchBytes(s, 'model'), name: s, classes: this.options.classes ? [...this.options.classes] : undefined };
+      return { bytes: await fetchBytes(s, 'model'), name: s, classes: asked };
     })();
     return this.model;
   }

@@ -116,3 +116,11 @@ export function normalizeImage(image: Pick<EmImage, 'data'>, spec: PercentileNor
   }
   return { data: out, low, high };
 }
+
+/** The image for display: percentile-normalised, 8-bit grey (NaN as black); overlays in Node and the web app. */
+export function displayGrey8(image: Pick<EmImage, 'data'>): Uint8Array {
+  const { data } = normalizeImage(image);
+  const grey = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i++) grey[i] = Math.round(255 * Math.min(1, Math.max(0, Number.isFinite(data[i]) ? data[i] : 0)));
+  return grey;
+}

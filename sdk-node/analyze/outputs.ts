@@ -6,7 +6,7 @@ import type { ImageResult } from '../../core/inference/types.ts';
 import {
   type AnalysedImage, cocoPredictions, histograms, objectsCsv, overlaySvg, reportHtml, summariseClasses, summaryCsv, summaryJson, toGeoJson,
 } from '../../core/outputs/analysis-outputs.ts';
-import { normalizeImage } from '../../core/preprocess/normalize.ts';
+import { displayGrey8 } from '../../core/preprocess/normalize.ts';
 import { writeChunksAtomic, writeFileAtomic } from '../write-file.ts';
 import type { AnalysisSummary } from './run-analysis.ts';
 
@@ -19,9 +19,7 @@ export { toGeoJson };
 
 /** Overlay PNG: the percentile-normalised image in grey, each object's outline in its class colour. */
 export async function writeOverlay(file: string, image: EmImage, result: ImageResult, classes: readonly string[]): Promise<void> {
-  const { data } = normalizeImage(image);
-  const grey = new Uint8Array(data.length);
-  for (let i = 0; i < data.length; i++) grey[i] = Math.round(255 * Math.min(1, Math.max(0, Number.isFinite(data[i]) ? data[i] : 0)));
+  const grey = displayGrey8(image);
   const png = await sharp(grey, { raw: { width: image.width, height: image.height, channels: 1 } })
     .toColourspace('srgb')
     .composite([{ input: Buffer.from(overlaySvg(result, classes)), top: 0, left: 0 }])
