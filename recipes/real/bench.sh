@@ -7,6 +7,7 @@
 #   npm run bench:real -- emps-rods [steps]        rotated detection, 3-fold cross-validation = recipes/emps-rods-cv.sh
 #   npm run bench:real -- nanorod-tem [steps]      rotated detection, particle backbone, 4 held-out rod images = recipes/real/nanorod-tem.sh
 #   npm run bench:real -- deepsem-nanowires [steps] rotated detection on axis-aligned boxes = recipes/real/nanowire.sh
+#   npm run bench:real -- deepsem-nanowires-fewshot [steps] [draws] [init...]   14 + 2 of the 28 training tiles per draw
 # Results go to runs/bench-real/<task>/; every run logs its wall time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -29,6 +30,7 @@ case "$TASK" in
   drosophila-mito) bash recipes/real/fewshot.sh drosophila-mito "$OUT/drosophila-mito" "${1:-500}" "${2:-3}" "${@:3}" ;;
   nanorod-tem) bash recipes/real/nanorod-tem.sh "$OUT/nanorod-tem" "${1:-1000}" ;;
   emps-rods) bash recipes/emps-rods-cv.sh "$OUT/emps-rods" "${1:-1000}" ;;
+  deepsem-nanowires-fewshot) bash recipes/real/fewshot.sh deepsem-nanowires "$OUT/deepsem-nanowires-fewshot" "${1:-300}" "${2:-3}" "${@:3}" ;;
   deepsem-nanowires) bash recipes/real/nanowire.sh "$OUT/deepsem-nanowires" "${1:-1500}" ;;
   *) sed -n '2,10p' "$0" >&2; exit 2 ;;
 esac

@@ -4,20 +4,23 @@
 # over several seeded draws, one training run per draw and initialisation; each run is reported on the
 # benchmark's fixed test images (never drawn). Prints one JSON line per run and the mean +- std.
 #   bash recipes/real/fewshot.sh BENCH OUT [steps] [draws] [init...]
-#     BENCH: emps-particles | drosophila-mito
+#     BENCH: emps-particles | drosophila-mito | deepsem-nanowires
 #     init:  "none" (from scratch) and/or ONNX files / zoo names (default: none em-backbone)
 # Leave-one-dataset-out: the backbone compared on a benchmark must never have seen its dataset
 # (em-backbone learned from EMPS: compare it on drosophila-mito; on EMPS use the synthetic-TEM
-# backbone model-zoo/vesicles/vesicles.onnx).
+# backbone model-zoo/vesicles/vesicles.onnx; neither EMPS nor em-backbone saw DeepSEM).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BENCH=$1; OUT=$2; STEPS=${3:-500}; DRAWS=${4:-3}; shift 4 || shift $#
 INITS=("$@"); [ ${#INITS[@]} -gt 0 ] || INITS=(none em-backbone)
 EMSEG="node --import tsx cli/emseg.ts"
 case "$BENCH" in
-  emps-particles) DATA=runs/real/emps; bash recipes/real/emps-split.sh "$DATA" $(seq 0 $((DRAWS - 1))); POOL="$DATA/outer/train.json"; NTRAIN=14; TEST="$DATA/outer/test.json"; CONFIG=recipes/real/particle.config.json ;;
-  drosophila-mito) DATA=runs/real/droso; bash recipes/real/droso-split.sh "$DATA"; POOL="$DATA/split/train-val.json"; NTRAIN=13; TEST="$DATA/split/test.json"; CONFIG=recipes/real/mito.config.json ;;
-  *) echo "unknown benchmark $BENCH (emps-particles, drosophila-mito)" >&2; exit 2 ;;
+  emps-particles) TASK=instance-segmentation; DATA=runs/real/emps; bash recipes/real/emps-split.sh "$DATA" $(seq 0 $((DRAWS - 1))); POOL="$DATA/outer/train.json"; NTRAIN=14; TEST="$DATA/outer/test.json"; CONFIG=recipes/real/particle.config.json ;;
+  drosophila-mito) TASK=instance-segmentation; DATA=runs/real/droso; bash recipes/real/droso-split.sh "$DATA"; POOL="$DATA/split/train-val.json"; NTRAIN=13; TEST="$DATA/split/test.json"; CONFIG=recipes/real/mito.config.json ;;
+  # DeepSEM: 14 + 2 of the 28 upstream training tiles, the 3 upstream validation tiles as the test set
+  # (recipes/real/nanowire.sh converts them); the rotated detector on angle-0 boxes.
+  deepsem-nanowires) TASK=rotated-detection; DATA=runs/real/deepsem; [ -f "$DATA/test.json" ] || bash recipes/real/nanowire.sh --convert-only; POOL="$DATA/train-all.json"; NTRAIN=14; TEST="$DATA/test.json"; CONFIG=recipes/real/nanowire.config.json ;;
+  *) echo "unknown benchmark $BENCH (emps-particles, drosophila-mito, deepsem-nanowires)" >&2; exit 2 ;;
 esac
 mkdir -p "$OUT"
 for d in $(seq 0 $((DRAWS - 1))); do
@@ -26,7 +29,7 @@ for d in $(seq 0 $((DRAWS - 1))); do
     RUN="$OUT/$(basename "$init" .onnx)-draw$d"
     if [ ! -f "$RUN/test-metrics.json" ]; then
       t0=$(date +%s)
-      $EMSEG train --task instance-segmentation --train "$DATA/fs$d/train.json" --val "$DATA/fs$d/val.json" --out "$RUN" \
+      $EMSEG train --task "$TASK" --train "$DATA/fs$d/train.json" --val "$DATA/fs$d/val.json" --out "$RUN" \
         --config "$CONFIG" --max-steps "$STEPS" --eval-period 100 --workers "${WORKERS:-2}" --seed "$d" --init-backbone "$init" 2> "$RUN.log"
       echo "{\"seconds\": $(( $(date +%s) - t0 ))}" > "$RUN/time.json"
       # Both candidates on the test images: emseg's selection (checkpoints/best: the last step when

@@ -5,6 +5,7 @@
 # (28 tiles ~341 x 344) -> 26 train + 2 val (seed 0); nw_yield_val (3 tiles, 477 boxes) = test, never
 # used for training or selection. Reports rbox AP on the test tiles (= box IoU for angle-0 boxes).
 #   bash recipes/real/nanowire.sh [OUT] [steps]      (INIT_BACKBONE=none|FILE|zoo name; default em-backbone)
+#   bash recipes/real/nanowire.sh --convert-only     (only the COCO files, for recipes/real/fewshot.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-runs/nanowire}; STEPS=${2:-1500}
@@ -14,6 +15,7 @@ EMSEG="node --import tsx cli/emseg.ts"
 mkdir -p "$DATA"
 [ -f "$DATA/train-all.json" ] || $EMSEG convert labelbox "$DS/labels/nw_yield_train.json" --images "$DS/images" --rbox --out "$DATA/train-all.json"
 [ -f "$DATA/test.json" ] || $EMSEG convert labelbox "$DS/labels/nw_yield_val.json" --images "$DS/images" --rbox --out "$DATA/test.json"
+[ "$OUT" = --convert-only ] && exit 0
 [ -f "$DATA/split/train.json" ] || $EMSEG dataset split "$DATA/train-all.json" --out-dir "$DATA/split" --train-count 26 --val-count 2 --seed 0
 $EMSEG train --task rotated-detection --train "$DATA/split/train.json" --val "$DATA/split/val.json" --out "$OUT" \
   --config recipes/real/nanowire.config.json --max-steps "$STEPS" --eval-period 250 --workers "${WORKERS:-2}" --seed "${SEED:-0}" \
