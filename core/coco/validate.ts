@@ -1,6 +1,6 @@
 import { EmsegError, type EmsegErrorCode, describeValue } from '../errors.ts';
 import { type CocoSegmentation, cocoSegmentationToRle } from '../mask/coco-segmentation.ts';
-import { rleArea } from '../mask/rle.ts';
+import { MAX_POLYGON_COORDINATE, rleArea } from '../mask/rle.ts';
 import type { CocoAnnotation, CocoCategory, CocoDataset, CocoDetection, CocoImage, IouType } from './types.ts';
 
 /**
@@ -85,9 +85,9 @@ class RecordChecker {
           !Array.isArray(poly) ||
           poly.length < 6 ||
           poly.length % 2 !== 0 ||
-          !poly.every((x) => typeof x === 'number' && Number.isFinite(x))
+          !poly.every((x) => typeof x === 'number' && Number.isFinite(x) && Math.abs(x) <= MAX_POLYGON_COORDINATE)
         ) {
-          this.fail('segmentation', `polygon ${i} as an even-length list of >= 6 finite numbers (3+ points)`);
+          this.fail('segmentation', `polygon ${i} as an even-length list of >= 6 finite numbers (3+ points) within +-${MAX_POLYGON_COORDINATE}`);
         }
       });
       return v as number[][];

@@ -1,5 +1,5 @@
 import { EmsegError } from '../errors.ts';
-import { type Rle, rleFromPolygon, rleMerge } from './rle.ts';
+import { MAX_POLYGON_COORDINATE, type Rle, rleFromPolygon, rleMerge } from './rle.ts';
 import { rleCountsFromString, rleCountsToString } from './rle-string.ts';
 
 /** COCO RLE as stored in JSON: `counts` compressed (string) or uncompressed (number array). */
@@ -29,10 +29,10 @@ export function cocoSegmentationToRle(seg: CocoSegmentation, height: number, wid
   if (Array.isArray(seg)) {
     if (seg.length === 0) throw new EmsegError('EMSEG_RLE_INVALID', `${where}: empty polygon list`);
     const parts = seg.map((poly, i) => {
-      if (!Array.isArray(poly) || poly.length < 6 || poly.length % 2 !== 0 || !poly.every(Number.isFinite)) {
+      if (!Array.isArray(poly) || poly.length < 6 || poly.length % 2 !== 0 || !poly.every((c) => Number.isFinite(c) && Math.abs(c) <= MAX_POLYGON_COORDINATE)) {
         throw new EmsegError(
           'EMSEG_RLE_INVALID',
-          `${where}[${i}]: expected a polygon of at least 3 points as an even-length list of finite numbers`,
+          `${where}[${i}]: expected a polygon of at least 3 points as an even-length list of finite numbers within +-${MAX_POLYGON_COORDINATE}`,
         );
       }
       return rleFromPolygon(poly, height, width);

@@ -18,6 +18,7 @@ import {
   toCocoRle,
   type CocoRle,
 } from '../../core/index.ts';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cocoFixture, readJson, seededRandom } from '../helpers/fixtures.ts';
 
@@ -131,6 +132,41 @@ describe('RLE geometry', () => {
     assert.equal(rleArea(clipped), 9);
   });
 
+  it('rasterises polygons reaching far outside the image exactly as the direct boundary walk, in bounded memory', () => {
+    const rand = seededRandom(11);
+    for (let t = 0; t < 3000; t++) {
+      const H = 1 + Math.floor(rand() * 14), W = 1 + Math.floor(rand() * 14);
+      const n = 3 + Math.floor(rand() * 5);
+      // Mostly near the image, some vertices far outside (negative too), some on pixel corners.
+      const xy = Array.from({ length: 2 * n }, (_, i) => {
+        const size = i % 2 === 0 ? W : H;
+        const r = rand();
+        if (r < 0.15) return Math.round((rand() - 0.5) * 400);
+        if (r < 0.35) return Math.round(rand() * size);
+        return (rand() * 1.6 - 0.3) * size;
+      });
+      assert.deepEqual(rleFromPolygon(xy, H, W), directWalkPolygon(xy, H, W), `case ${t}: ${H}x${W} ${JSON.stringify(xy)}`);
+    }
+    assert.throws(() => rleFromPolygon([0, 0, 1e13, 0, 0, 5], 10, 10), (e: unknown) => e instanceof EmsegError && e.code === 'EMSEG_INVALID_ARGUMENT');
+    assert.throws(() => rleFromPolygon([0, 0, Infinity, 0, 0, 5], 10, 10), EmsegError);
+  });
+
+  it('loads a COCO polygon with a vertex at 4e9 px on a 10 x 10 image within a 64 MB heap', () => {
+    // The direct walk visits every upsampled boundary point: 2e10 here (it needed 1.66 GB at 4e6).
+    const coco = JSON.stringify({
+      images: [{ id: 1, file_name: 'a.png', width: 10, height: 10 }],
+      categories: [{ id: 1, name: 'x' }],
+      annotations: [{ id: 1, image_id: 1, category_id: 1, segmentation: [[1, 1, 4e9, 2, 1, 8]] }],
+    });
+    const code = `import { loadCocoDataset, rleArea, cocoSegmentationToRle } from './core/index.ts';
+      const d = loadCocoDataset(process.argv[1], 'far.json');
+      console.log(d.annotations[0].area);`;
+    const r = spawnSync(process.execPath, ['--max-old-space-size=64', '--import', 'tsx', '--input-type=module', '-e', code, coco], { encoding: 'utf8', cwd: new URL('../..', import.meta.url).pathname });
+    assert.equal(r.status, 0, r.stderr);
+    // Inside the image the wedge is the same as one cut at 4e5 px, which the direct walk can afford.
+    assert.equal(Number(r.stdout.trim()), rleArea(directWalkPolygon([1, 1, 4e5, 2, 1, 8], 10, 10)));
+  });
+
   it('encodes a mask given only inside its box exactly as the full-image encoder', () => {
     const rand = seededRandom(5);
     for (let t = 0; t < 2000; t++) {
@@ -152,3 +188,44 @@ describe('RLE geometry', () => {
     assert.deepEqual(cocoSegmentationToRle(coco, 2, 2, 'x'), r);
   });
 });
+
+/** pycocotools' rleFrPoly as written there: every upsampled boundary point (the reference). */
+function directWalkPolygon(xy: readonly number[], h: number, w: number): { height: number; width: number; counts: Uint32Array } {
+  const k = xy.length / 2, scale = 5;
+  const x: number[] = [], y: number[] = [];
+  for (let j = 0; j < k; j++) x[j] = Math.trunc(scale * xy[2 * j] + 0.5);
+  for (let j = 0; j < k; j++) y[j] = Math.trunc(scale * xy[2 * j + 1] + 0.5);
+  x[k] = x[0];
+  y[k] = y[0];
+  const u: number[] = [], v: number[] = [];
+  for (let j = 0; j < k; j++) {
+    let xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1];
+    const dx = Math.abs(xe - xs), dy = Math.abs(ys - ye);
+    const flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
+    if (flip) [xs, xe, ys, ye] = [xe, xs, ye, ys];
+    const s = dx >= dy ? (ye - ys) / dx : (xe - xs) / dy;
+    if (dx >= dy) for (let d = 0; d <= dx; d++) { const t = flip ? dx - d : d; u.push(t + xs); v.push(Math.trunc(ys + s * t + 0.5)); }
+    else for (let d = 0; d <= dy; d++) { const t = flip ? dy - d : d; v.push(t + ys); u.push(Math.trunc(xs + s * t + 0.5)); }
+  }
+  const starts: number[] = [];
+  for (let j = 1; j < u.length; j++) {
+    if (u[j] === u[j - 1]) continue;
+    let xd = u[j] < u[j - 1] ? u[j] : u[j] - 1;
+    xd = (xd + 0.5) / scale - 0.5;
+    if (Math.floor(xd) !== xd || xd < 0 || xd > w - 1) continue;
+    let yd = v[j] < v[j - 1] ? v[j] : v[j - 1];
+    yd = (yd + 0.5) / scale - 0.5;
+    yd = Math.ceil(yd < 0 ? 0 : yd > h ? h : yd);
+    starts.push(xd * h + yd);
+  }
+  starts.push(h * w);
+  starts.sort((p, q) => p - q);
+  let p = 0;
+  for (let j = 0; j < starts.length; j++) { const t = starts[j]; starts[j] -= p; p = t; }
+  const runs = [starts[0]];
+  for (let j = 1; j < starts.length; ) {
+    if (starts[j] > 0) runs.push(starts[j++]);
+    else { j++; if (j < starts.length) runs[runs.length - 1] += starts[j++]; }
+  }
+  return { height: h, width: w, counts: Uint32Array.from(runs) };
+}
