@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { EmsegError } from '../core/errors.ts';
 import { parseCocoResults } from '../core/coco/validate.ts';
 import { evaluateCoco } from '../core/eval/coco-eval.ts';
@@ -19,6 +19,7 @@ import { type DetectorConfig, DetectorReplica, type DetectorReplicaInit, type De
 import { modelSpecs } from '../model/detection/model-specs.ts';
 import { paramsOf } from '../model/net/spec.ts';
 import { DataParallel } from './parallel/data-parallel.ts';
+import { writeFileAtomic } from '../sdk-node/write-file.ts';
 
 export type Task = 'rotated-detection' | 'instance-segmentation';
 
@@ -177,7 +178,12 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
   const val = o.val ? (rotated ? await loadRboxDataset(o.val, train.classes) : await loadInstanceDataset(o.val, train.classes)) : null;
   await mkdir(join(o.out, 'checkpoints'), { recursive: true });
   const init: DetectorReplicaInit = { config, train: o.train, seed: o.seed, backend: o.backend, threads: threadsPerWorker(o.workers), momentum: 0.9, weightDecay: 1e-4, clipNorm: 10, augment: o.augment };
-  await writeFile(join(o.out, 'config.json'), `${JSON.stringify({ ...o, progress: undefined, config }, null, 1)}\n`);
+  const latest = join(o.out, 'checkpoints', 'latest');
+  const resuming = existsSync(join(latest, 'manifest.json')) || existsSync(join(`${latest}.old`, 'manifest.json'));
+  if (resuming) await checkSameRun(o, config);
+  // A fresh run's log starts empty (a run killed before its first checkpoint starts again from step 0).
+  else await rm(join(o.out, 'metrics.jsonl'), { force: true });
+  await writeFileAtomic(join(o.out, 'config.json'), `${JSON.stringify({ ...o, progress: undefined, config }, null, 1)}\n`);
   const engine = await startEngine(init, o.workers);
   const log = o.progress ?? (() => {});
   const manifestBase = (step: number, metrics?: Record<string, unknown>): CheckpointManifest => ({
@@ -187,11 +193,11 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
   });
   let start = 0;
   let best: Record<string, unknown> | null = null;
-  const latest = join(o.out, 'checkpoints', 'latest');
-  if (existsSync(join(latest, 'manifest.json')) || existsSync(join(`${latest}.old`, 'manifest.json'))) {
+  if (resuming) {
     const ck = await loadCheckpoint(latest);
     await engine.load({ params: ck.params, momentum: ck.momentum ?? new Float32Array(ck.params.length) });
     start = ck.manifest.step;
+    await truncateMetricsLog(join(o.out, 'metrics.jsonl'), start);
     best = (ck.manifest.metrics?.best as Record<string, unknown>) ?? null;
     log(`resumed from ${latest} at step ${start}`);
   }
@@ -269,6 +275,51 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
     await engine.close();
   }
   return { step: o.maxSteps, best: selected };
+}
+
+/** What makes a run the run it is; `--max-steps` (and the periods) may change when it resumes. */
+const RUN_IDENTITY = ['task', 'train', 'seed', 'workers', 'lr', 'warmup', 'augment', 'config'] as const;
+
+/**
+ * A run resumes only with the options it started with: the checkpoint in OUT was made by them, and
+ * continuing it with another dataset, seed or model would give a model nobody asked for, silently.
+ */
+async function checkSameRun(o: TrainOptions, config: DetectorConfig): Promise<void> {
+  const file = join(o.out, 'config.json');
+  let before: Record<string, unknown>;
+  try {
+    before = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${file}: cannot tell which options made the checkpoint in ${o.out} (${(e as Error).message}); use another --out`, { file, cause: e });
+  }
+  const now: Record<string, unknown> = { ...o, config, train: resolve(o.train) };
+  if (typeof before.train === 'string') before.train = resolve(before.train);
+  for (const key of RUN_IDENTITY) {
+    if (JSON.stringify(before[key]) !== JSON.stringify(now[key])) {
+      throw new EmsegError(
+        'EMSEG_INVALID_ARGUMENT',
+        `${o.out} holds a run started with another ${key} (${JSON.stringify(before[key])?.slice(0, 200)}; this run: ${JSON.stringify(now[key])?.slice(0, 200)}): its checkpoint would be continued as if it were this run's; use another --out`,
+        { file },
+      );
+    }
+  }
+}
+
+/**
+ * metrics.jsonl as the resumed run will continue it: the steps after the checkpoint (logged by the
+ * interrupted run, repeated now) and a line cut by a kill are dropped, so the log reads as one run.
+ */
+async function truncateMetricsLog(file: string, step: number): Promise<void> {
+  if (!existsSync(file)) return;
+  const kept = (await readFile(file, 'utf8')).split('\n').filter((line) => {
+    try {
+      const s = (JSON.parse(line) as { step?: unknown }).step;
+      return typeof s === 'number' && s <= step;
+    } catch {
+      return false;
+    }
+  });
+  await writeFileAtomic(file, kept.map((l) => `${l}\n`).join(''));
 }
 
 /** Replace the parameters `valueOf` gives (in checkpoint order `specs`) and reset the momentum. */
