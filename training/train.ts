@@ -242,7 +242,7 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
       const ms = performance.now() - t;
       if (!Number.isFinite(loss)) log(`step ${step + 1}: non-finite loss ${loss}, update skipped`);
       if ((step + 1) % o.logPeriod === 0 || step === start) {
-        await appendFile(join(o.out, 'metrics.jsonl'), `${JSON.stringify({ step: step + 1, lr, loss, ...parts, ms: Math.round(ms) })}\n`);
+        await appendLine(join(o.out, 'metrics.jsonl'), JSON.stringify({ step: step + 1, lr, loss, ...parts, ms: Math.round(ms) }));
         const rate = (step + 1 - start) / ((performance.now() - t0) / 1000);
         const eta = (o.maxSteps - step - 1) / Math.max(rate, 1e-9);
         log(`step ${step + 1}/${o.maxSteps} | loss ${loss.toFixed(3)} (${Object.entries(parts).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}) | ${rate.toFixed(2)} steps/s | ETA ${formatDuration(eta)}`);
@@ -253,7 +253,7 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
         let metrics: Record<string, unknown> | undefined;
         if (val) {
           metrics = { step: step + 1, ...(await validate(engine, val, o.task)) };
-          await appendFile(join(o.out, 'metrics.jsonl'), `${JSON.stringify({ step: step + 1, val: metrics })}\n`);
+          await appendLine(join(o.out, 'metrics.jsonl'), JSON.stringify({ step: step + 1, val: metrics }));
           log(`step ${step + 1}: validation ${metrics.iouType} AP ${(metrics.AP as number).toFixed(4)}, AP50 ${(metrics.AP50 as number).toFixed(4)}`);
           if (!best || (metrics.AP as number) > (best.AP as number)) {
             best = metrics;
@@ -275,6 +275,15 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
     await engine.close();
   }
   return { step: o.maxSteps, best: selected };
+}
+
+/** One line of the metrics log; a failed write (disk full) is EMSEG_FILE_WRITE, not a raw errno. */
+async function appendLine(file: string, line: string): Promise<void> {
+  try {
+    await appendFile(file, `${line}\n`);
+  } catch (e) {
+    throw new EmsegError('EMSEG_FILE_WRITE', `${file}: cannot write: ${(e as Error).message}`, { file, cause: e });
+  }
 }
 
 /** What makes a run the run it is; `--max-steps` (and the periods) may change when it resumes. */

@@ -1,13 +1,15 @@
 import { parseArgs } from 'node:util';
 import { isEmsegError } from '../../core/errors.ts';
 import type { EmImage } from '../../core/formats/types.ts';
+import type { ModelInfo } from '../../core/inference/model-contract.ts';
 import { readImage } from '../../sdk-node/read-image.ts';
 import { UsageError } from '../usage-error.ts';
 
 export const infoUsage = `Usage: emseg info FILE... [--json] [--page N]
 
 Print format, size, pixel type and calibration (nm per pixel) of EM images: DM3, DM4, MRC/MRCS,
-SER (with its .emi), Velox and Berkeley EMD, TIFF (FEI/Thermo, Zeiss, ImageJ calibration), PNG, JPEG.
+SER (with its .emi), Velox and Berkeley EMD, TIFF (FEI/Thermo, Zeiss, ImageJ calibration), PNG, JPEG;
+and of emseg models (.onnx): task, classes, training pixel size, version (from the metadata only).
   --json     one JSON object per file {file, format, width, height, dtype, pixelSize} (an array for
              several files); pixelSize is {x, y, unit: "nm"} or null when the file has no length
              calibration
@@ -41,6 +43,17 @@ export function infoRecord(file: string, im: EmImage): InfoRecord {
   return rec;
 }
 
+interface ModelRecord {
+  file: string;
+  model: ModelInfo;
+}
+
+/** A model's metadata (no weights decoded, no session opened); the SDK is loaded only for models. */
+async function modelRecord(file: string): Promise<ModelRecord> {
+  const { Detector } = await import('../../sdk-node/detector.ts');
+  return { file, model: await new Detector(file).info() };
+}
+
 export async function infoCommand(argv: string[], out: (text: string) => void): Promise<number> {
   let parsed;
   try {
@@ -52,11 +65,11 @@ export async function infoCommand(argv: string[], out: (text: string) => void): 
   if (positionals.length === 0) throw new UsageError('give one or more image files');
   const page = Number(values.page);
   if (!Number.isInteger(page) || page < 0) throw new UsageError(`--page must be a non-negative integer, received "${values.page}"`);
-  const records: (InfoRecord | { file: string; error: string; code: string })[] = [];
+  const records: (InfoRecord | ModelRecord | { file: string; error: string; code: string })[] = [];
   let failed = 0;
   for (const file of positionals) {
     try {
-      records.push(infoRecord(file, await readImage(file, { page })));
+      records.push(/\.onnx$/i.test(file) ? await modelRecord(file) : infoRecord(file, await readImage(file, { page })));
     } catch (e) {
       if (!isEmsegError(e)) throw e;
       failed++;
@@ -68,6 +81,11 @@ export async function infoCommand(argv: string[], out: (text: string) => void): 
   else {
     for (const r of records) {
       if ('error' in r) continue;
+      if ('model' in r) {
+        const m = r.model;
+        out(`${r.file}: emseg model, ${m.task}, classes ${m.classes.join(', ')}, trained at ${m.pixelSizeNm === null ? 'an uncalibrated pixel size' : `${fmt(m.pixelSizeNm)} nm/px`}, version ${m.version}`);
+        continue;
+      }
       const cal = r.pixelSize
         ? `${fmt(r.pixelSize.x)}${r.pixelSize.y !== r.pixelSize.x ? ` x ${fmt(r.pixelSize.y)}` : ''} nm/px`
         : r.calibration ? `uncalibrated in length (${JSON.stringify(r.calibration)})` : 'uncalibrated';

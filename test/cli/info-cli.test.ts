@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { toNanometres } from '../../core/formats/limits.ts';
 import { runEmsegAsync } from '../helpers/cli.ts';
+import { repoRoot } from '../helpers/fixtures.ts';
 import { emFormatsDir, loadFormatFile, manifestEntries } from '../helpers/em-formats.ts';
 
 // .emi files are SER companions and the .npy a reference array: not images to read on their own.
@@ -66,5 +67,20 @@ describe('emseg info on every real file of em-formats/MANIFEST.json', () => {
     assert.equal(recs[2].width, 2);
     assert.equal(recs[3].code, 'EMSEG_FILE_READ');
     assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+
+  it('describes an emseg model from its metadata, and a damaged one with a typed error', async () => {
+    const zoo = join(repoRoot, 'model-zoo', 'nanorod-tem', 'nanorod-tem.onnx');
+    const r = await runEmsegAsync('info', zoo);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /nanorod-tem\.onnx: emseg model, rotated-detection, classes nanorod, trained at an uncalibrated pixel size, version \S+/);
+    const j = await runEmsegAsync('info', '--json', zoo);
+    const rec = JSON.parse(j.stdout) as { model: { task: string; classes: string[]; inputDivisor: number } };
+    assert.deepEqual([rec.model.task, rec.model.classes, rec.model.inputDivisor], ['rotated-detection', ['nanorod'], 32]);
+    const bad = join(mkdtempSync(join(tmpdir(), 'emseg-info-')), 'cut.onnx');
+    writeFileSync(bad, readFileSync(zoo).subarray(0, 4000));
+    const b = await runEmsegAsync('info', bad);
+    assert.equal(b.status, 1);
+    assert.match(b.stderr, /emseg info: error EMSEG_FORMAT_TRUNCATED: .*cut\.onnx/);
   });
 });
