@@ -3,6 +3,7 @@
 // see overlays with pan/zoom and auto-contrast, a sortable table in nm, histograms, and download the
 // files `emseg analyze` writes (the same bytes: core/outputs/analysis-outputs.ts writes both).
 import { decodeImage } from '../core/formats/decode-image.ts';
+import { serCompanionEmiPath } from '../core/formats/ser.ts';
 import type { EmImage } from '../core/formats/types.ts';
 import type { ImageResult } from '../core/inference/types.ts';
 import { parseZooTable } from '../core/inference/zoo.ts';
@@ -35,7 +36,7 @@ interface Entry {
 const entries: Entry[] = [];
 let lastRun: { images: AnalysedImage[]; failures: AnalysisFailure[]; classes: string[]; model: string } | null = null;
 
-const IMAGE_NAME = /\.(tiff?|dm3|dm4|mrcs?|map|ser|png|jpe?g)$/i;
+const IMAGE_NAME = /\.(tiff?|dm3|dm4|mrcs?|map|ser|emd|png|jpe?g)$/i;
 
 async function loadZoo(): Promise<void> {
   const res = await fetch('model-zoo/zoo.json');
@@ -89,8 +90,20 @@ function panZoom(view: HTMLElement, stage: HTMLElement, width: number, height: n
   view.addEventListener('pointerup', () => void (drag = null));
 }
 
+/** TIA's .emi files dropped with their .ser images: they tell real-space from diffraction calibration. */
+const emiFiles = new Map<string, File>();
+
 async function addFiles(files: Iterable<File>): Promise<void> {
-  const list = [...files].filter((f) => IMAGE_NAME.test(f.name));
+  const all = [...files];
+  for (const f of all) if (/\.emi$/i.test(f.name)) emiFiles.set(f.name, f);
+  const list = all.filter((f) => IMAGE_NAME.test(f.name));
+  const decoders = {
+    ...browserDecoders,
+    serCompanion: async (name: string) => {
+      const emi = emiFiles.get(serCompanionEmiPath(name) ?? '');
+      return emi ? new Uint8Array(await emi.arrayBuffer()) : undefined;
+    },
+  };
   for (const file of list) {
     const entry: Entry = { file, image: null };
     entries.push(entry);
@@ -98,7 +111,7 @@ async function addFiles(files: Iterable<File>): Promise<void> {
     entry.figure = figure;
     $('images').append(figure);
     try {
-      entry.image = await decodeImage(new Uint8Array(await file.arrayBuffer()), file.name, 0, browserDecoders);
+      entry.image = await decodeImage(new Uint8Array(await file.arrayBuffer()), file.name, 0, decoders);
     } catch (e) {
       entry.error = (e as Error).message;
       figure.textContent = entry.error;

@@ -8,7 +8,8 @@ import type { EmImage } from '../core/formats/types.ts';
 /**
  * The browser's decoders for what core/ does not parse: PNG with fast-png (8- and 16-bit kept: a
  * canvas would flatten 16-bit to 8), JPEG with the browser's own decoder (createImageBitmap, also in
- * workers). Compressed TIFF and EMD (HDF5) are refused with a clear error for now.
+ * workers), compressed or colour TIFF with geotiff.js and EMD (HDF5) with h5wasm, each of these two
+ * loaded as its own chunk on first use (geotiff ~0.2 MB, h5wasm 4 MB with HDF5's WebAssembly inside).
  */
 async function decodeJpeg(bytes: Uint8Array, name: string): Promise<EmImage> {
   let bitmap: ImageBitmap;
@@ -54,9 +55,11 @@ function decodePngBytes(bytes: Uint8Array, name: string): EmImage {
 }
 
 export const browserDecoders: ImageDecoders = {
-  raster: async (bytes, name, format) => {
+  raster: async (bytes, name, format, page) => {
     if (format === 'PNG') return decodePngBytes(bytes, name);
     if (format === 'JPEG') return decodeJpeg(bytes, name);
-    throw new EmsegError('EMSEG_FORMAT_UNSUPPORTED', `${name}: compressed or multi-sample TIFF is not decoded in the browser yet (uncompressed grey TIFF is); convert it with \`emseg\` in Node`, { file: name });
+    const { decodeTiffWithGeotiff } = await import('./tiff-geotiff.ts');
+    return decodeTiffWithGeotiff(bytes, name, page);
   },
+  hdf5: async (bytes, name) => (await import('./hdf5-browser.ts')).openHdf5Bytes(bytes, name),
 };

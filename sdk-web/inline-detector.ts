@@ -91,6 +91,19 @@ async function webgpuAgreesWithWasm(log: (line: string) => void): Promise<boolea
   return false;
 }
 
+let entryBase: string | null = null;
+
+/**
+ * The folder of the bundle's entry file (emseg-worker.js, emseg-inline.js), where onnxruntime-web's
+ * WebAssembly and the default zoo are. Set by the entry: this code sits in a shared chunk
+ * (dist/web/chunks/), whose own import.meta.url is one folder down.
+ */
+export function setBundleBase(url: string): void {
+  entryBase = url;
+}
+
+const bundleBase = (): string => entryBase ?? new URL('./', import.meta.url).href;
+
 export class InlineDetector {
   private readonly options: WebDetectorOptions;
   private readonly log: (line: string) => void;
@@ -105,8 +118,7 @@ export class InlineDetector {
     this.options = options;
     this.log = options.log ?? ((line) => console.info(line));
     if (options.scoreThreshold !== undefined && !(options.scoreThreshold >= 0 && options.scoreThreshold <= 1)) throw invalidArgument('scoreThreshold', 'a number in [0, 1]', options.scoreThreshold);
-    const here = new URL('./', import.meta.url).href;
-    ort.env.wasm.wasmPaths = options.wasmPaths ?? here;
+    ort.env.wasm.wasmPaths = options.wasmPaths ?? bundleBase();
     ort.env.wasm.numThreads = options.threads ?? ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated ? 2 : 1);
   }
 
@@ -117,7 +129,7 @@ export class InlineDetector {
       if (s instanceof Uint8Array) return { bytes: s, name: 'model.onnx', classes: asked };
       if (s instanceof ArrayBuffer) return { bytes: new Uint8Array(s), name: 'model.onnx', classes: asked };
       if (looksLikeZooName(s)) {
-        const zoo = new URL(this.options.zooBase ?? './model-zoo/', import.meta.url).href;
+        const zoo = new URL(this.options.zooBase ?? './model-zoo/', bundleBase()).href;
         const table = parseZooTable(new TextDecoder().decode(await fetchBytes(new URL('zoo.json', zoo).href, 'zoo table')), new URL('zoo.json', zoo).href);
         const entry = zooEntry(table, s);
         const url = new URL(entry.file, zoo).href;

@@ -2,3 +2,7 @@
 export { InlineDetector, type ModelSource, type WebDetectorOptions, type WebExecutionProvider, type WebImageInput } from './inline-detector.ts';
 export { browserDecoders } from './decoders.ts';
 export { decodeImage } from '../core/formats/decode-image.ts';
+
+import { setBundleBase } from './inline-detector.ts';
+
+setBundleBase(new URL('./', import.meta.url).href);

@@ -1,7 +1,9 @@
 // The web SDK's Web Worker (dist/web/emseg-worker.js): one InlineDetector, driven by the page's
 // `Detector` through messages, so decoding, inference and mask pasting never freeze the page.
 import { isEmsegError } from '../core/errors.ts';
-import { InlineDetector, type ModelSource, type RunOverrides, type WebDetectorOptions, type WebImageInput } from './inline-detector.ts';
+import { InlineDetector, setBundleBase, type ModelSource, type RunOverrides, type WebDetectorOptions, type WebImageInput } from './inline-detector.ts';
+
+setBundleBase(new URL('./', import.meta.url).href);
 
 export type WorkerRequest =
   | { id: number; type: 'init'; model: ModelSource; options: Omit<WebDetectorOptions, 'log'> }

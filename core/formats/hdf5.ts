@@ -108,3 +108,33 @@ export function parseHdf5Superblock(bytes: Uint8Array, offset: number, name: str
   const eof = address(addressesAt + 2 * sizeOfOffsets);
   return { offset, version, endOfFile: eof === null ? null : base + eof };
 }
+
+const SUPERBLOCK_BYTES = 96;
+
+/**
+ * Vet a file before the HDF5 library sees it: the signature at 0, 512, 1024, ... and an end-of-file
+ * address within the file. Otherwise HDF5 would print its C error stack and h5wasm throw a bare
+ * "error - name not defined!"; this turns the common cases (not HDF5, truncated) into EmsegErrors
+ * naming the file. `read(offset, length)` returns up to `length` bytes at `offset` (a file handle in
+ * Node, a slice of the bytes in a browser).
+ */
+export async function vetHdf5(size: number, read: (offset: number, length: number) => Promise<Uint8Array>, name: string): Promise<void> {
+  if (size < HDF5_SIGNATURE.length) {
+    // A prefix of the signature is a cut-off HDF5 file; anything else is not HDF5 at all.
+    const head = await read(0, size);
+    const prefix = size > 0 && [...head].every((b, i) => b === HDF5_SIGNATURE[i]);
+    throw prefix || size === 0
+      ? new EmsegError('EMSEG_FORMAT_TRUNCATED', `${name}: file has ${size} bytes, too short for an HDF5 superblock`, { file: name })
+      : new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${name}: not an HDF5 file (no HDF5 signature)`, { file: name });
+  }
+  for (const at of hdf5SignatureOffsets(size)) {
+    const head = await read(at, Math.min(SUPERBLOCK_BYTES, size - at));
+    if (!signatureAt(head, 0)) continue;
+    const sb = parseHdf5Superblock(head, at, name);
+    if (sb.endOfFile !== null && sb.endOfFile > size) {
+      throw new EmsegError('EMSEG_FORMAT_TRUNCATED', `${name}: HDF5 file is truncated: its superblock declares ${sb.endOfFile} bytes, the file has ${size}`, { file: name });
+    }
+    return;
+  }
+  throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${name}: not an HDF5 file (no HDF5 signature at offset 0, 512, 1024, ...)`, { file: name });
+}

@@ -34,9 +34,10 @@ import type { EmImage, PixelDType, ReadOptions } from './types.ts';
  *      decides (source 'emi-label');
  *   2. failing a label, the .emi's microscope Mode decides as rosettasciio does it: "Diffraction" in a
  *      TEM mode, or a camera image in STEM mode, is reciprocal space (source 'emi-mode');
- *   3. without an .emi the calibration is taken as metres, rosettasciio's default, and flagged with
- *      calibrationSpaceSource 'assumed' (a diffraction pattern read without its .emi then gets a
- *      meaningless length pixel size; callers that can should pass the .emi).
+ *   3. without an .emi the magnitude decides: a step of 1 or more cannot be metres per pixel (no
+ *      microscope image has metre-sized pixels) and is 1/metres, a diffraction pattern (source
+ *      'magnitude'; rosettasciio would take it as metres and give a pixel of 1e17 nm); a step below 1
+ *      is taken as metres (source 'assumed'). Callers that can should still pass the .emi.
  * The size of the value is never used to guess.
  */
 
@@ -207,7 +208,7 @@ export function readSer(bytes: Uint8Array, options: SerReadOptions = {}): EmImag
   }
 
   let space: CalibrationSpace = 'real';
-  let spaceSource: 'emi-label' | 'emi-mode' | 'assumed' = 'assumed';
+  let spaceSource: 'emi-label' | 'emi-mode' | 'magnitude' | 'assumed' = 'assumed';
   if (options.emi) {
     const seriesIsScan = dims.length > 0 && dims[0].size > 1 && dims[0].units.length > 0;
     const label = emiSpaceLabel(options.emi, options.name);
@@ -215,6 +216,7 @@ export function readSer(bytes: Uint8Array, options: SerReadOptions = {}): EmImag
     if (label !== null) [space, spaceSource] = [label, 'emi-label'];
     else if (mode !== null) [space, spaceSource] = [mode, 'emi-mode'];
   }
+  if (spaceSource === 'assumed' && Math.max(Math.abs(deltaX), Math.abs(deltaY)) >= 1) [space, spaceSource] = ['reciprocal', 'magnitude'];
   // SI to the conventional unit: metres -> nm, 1/metres -> 1/nm.
   const factor = space === 'real' ? 1e9 : 1e-9;
   const calibrated = deltaX > 0 && deltaY > 0 && Number.isFinite(deltaX) && Number.isFinite(deltaY);

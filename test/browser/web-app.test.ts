@@ -101,12 +101,14 @@ describe('web app in headless Chromium', () => {
     }
   });
 
-  it('a 16-bit TIFF, a DM4 and an MRC open with their size and nm/px', async () => {
-    const files = ['tiff/FEI-Helios-Ebeam-16bits.tif', 'dm4/test-10.dm4', 'mrc/HAADFscan.mrc'];
+  it('a 16-bit TIFF, a DM4, an MRC, a Velox and a Berkeley EMD (h5wasm, loaded on demand) and a SER with its .emi open with their size and nm/px', async () => {
+    const files = ['tiff/FEI-Helios-Ebeam-16bits.tif', 'dm4/test-10.dm4', 'mrc/HAADFscan.mrc', 'emd/FFTComplexEven.emd', 'emd/Acquisition_18.emd', 'ser/16_STOimage_1.ser'];
     await s.page.goto(appUrl);
-    await s.page.setInputFiles('#files', files.map((f) => join(emFormatsDir, f)));
-    await s.page.waitForFunction(() => (globalThis as { emsegApp?: { entries(): number } }).emsegApp?.entries() === 3);
-    await s.page.waitForFunction("document.querySelectorAll('figcaption').length === 3");
+    // The .emi rides along, as a user drops a TIA folder; it is not an image of its own.
+    await s.page.setInputFiles('#files', [...files, 'ser/16_STOimage.emi'].map((f) => join(emFormatsDir, f)));
+    // Functions with an argument, not strings: the app's CSP forbids eval.
+    await s.page.waitForFunction((n) => (globalThis as { emsegApp?: { entries(): number } }).emsegApp?.entries() === n, files.length);
+    await s.page.waitForFunction((n) => (globalThis as unknown as { document: { querySelectorAll(q: string): { length: number } } }).document.querySelectorAll('figcaption').length === n, files.length);
     const captions = (await s.page.evaluate(`[...document.querySelectorAll('figcaption')].map((c) => ({ text: c.textContent, nm: c.querySelector('input').value }))`)) as { text: string; nm: string }[];
     for (const [i, f] of files.entries()) {
       const im = await readImage(join(emFormatsDir, f));

@@ -167,14 +167,17 @@ describe('SER reader: every SER file of the em-formats manifest', () => {
     assert.equal(readSer(loadFormatFile('ser/16_STOimage_1.ser')).metadata.seriesVersion, 0x210);
   });
 
-  it('without the .emi, assumes metres and says so; the emi Mode is the fallback when labels are missing', () => {
+  it('without the .emi, a step below 1 is taken as metres and a step of 1 or more as 1/metres (diffraction), saying which; the emi Mode is the fallback when labels are missing', () => {
     const tem = readSer(loadFormatFile('ser/64x64_TEM_images_acquire_1.ser'), { name: 'tem_1.ser' });
     assert.equal(tem.metadata.calibrationSpace, 'real');
     assert.equal(tem.metadata.calibrationSpaceSource, 'assumed');
     closeRel(tem.pixelSize!.x, 6.281833616298531, 1e-9, 'pixelSize');
+    // Without its .emi this diffraction pattern's step, 1.0e8, would be a pixel of 1e17 nm as metres.
     const diff = readSer(loadFormatFile('ser/64x64_diffraction_acquire_1.ser'), { name: 'diff_1.ser' });
-    assert.equal(diff.metadata.calibrationSpaceSource, 'assumed');
-    assert.equal((diff.metadata.calibration as { unit: string }).unit, 'nm');
+    assert.equal(diff.metadata.calibrationSpaceSource, 'magnitude');
+    assert.equal(diff.metadata.calibrationSpace, 'reciprocal');
+    assert.equal((diff.metadata.calibration as { unit: string }).unit, '1/nm');
+    assert.equal(diff.pixelSize, null);
 
     // Blank the "... Space" labels: the ObjectInfo Mode decides ("TEM ... Diffraction" -> reciprocal).
     const unlabel = (emi: Uint8Array) => {
