@@ -31,9 +31,11 @@ export interface RunOverrides {
 export interface WebDetectorOptions extends PipelineOptions {
   /**
    * In order of preference (default ['wasm']). WebGPU is opt-in (['webgpu', 'wasm']): measured here,
-   * onnxruntime-web 1.30 on SwiftShader gives the first image of a session WASM's objects and a later
-   * image wrong ones (52 objects where WASM and the Node SDK find 34), which a start-up self-test
-   * cannot see; WASM is the reference.
+   * onnxruntime-web 1.30 (and 1.31.1) on SwiftShader gives the first run of a session WASM's objects
+   * and later runs wrong ones (52 objects where WASM and the Node SDK find 34; on the third image an
+   * out-of-bounds Gather inside the NMS Loop), with NHWC or NCHW layout and with or without memory
+   * patterns (graph optimisation off: no objects at all). A start-up self-test cannot see it; WASM
+   * is the reference.
    */
   executionProviders?: WebExecutionProvider[];
   /** Where model-zoo/ is served (default: `model-zoo/` next to the SDK's script). */
@@ -44,6 +46,8 @@ export interface WebDetectorOptions extends PipelineOptions {
   threads?: number;
   /** Where notices go (default: console.info). */
   log?: (line: string) => void;
+  /** Further onnxruntime-web session options (e.g. `{ preferredLayout: 'NCHW' }` for WebGPU); emseg's win where both set one. */
+  sessionOptions?: Record<string, unknown>;
 }
 
 const base64Bytes = (s: string): Uint8Array => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
@@ -171,7 +175,7 @@ export class InlineDetector {
       let provider: WebExecutionProvider = wanted.includes('webgpu') && wanted[0] === 'webgpu' && (await webgpuAgreesWithWasm(this.log)) ? 'webgpu' : 'wasm';
       if (!wanted.includes(provider)) provider = wanted[0];
       try {
-        return { session: await ort.InferenceSession.create(bytes, { executionProviders: [provider], graphOptimizationLevel: 'all' }), provider };
+        return { session: await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', ...this.options.sessionOptions, executionProviders: [provider] }), provider };
       } catch (e) {
         throw new EmsegError('EMSEG_MODEL_LOAD', `${name}: ONNX Runtime (web, ${provider}) cannot load the model: ${(e as Error).message.split('\n')[0]}`, { file: name, cause: e });
       }
