@@ -9,7 +9,7 @@ import { writeSynthDataset } from '../sdk-node/synth.ts';
 
 export type CardValidation =
   | { synth: 'tem-vesicles' | 'haadf-nanorods'; seed: number; count: number; size: number; maxDets: number }
-  | { real: 'emps-particles' | 'emps-rods'; maxDets: number };
+  | { real: 'emps-particles' | 'emps-rods' | 'deepsem-nanowires'; maxDets: number };
 
 const repoRoot = join(fileURLToPath(import.meta.url), '..', '..');
 
@@ -27,6 +27,12 @@ export async function buildValidationSet(v: CardValidation, dir: string): Promis
   if (v.real === 'emps-rods') {
     const r = spawnSync('bash', [join(repoRoot, 'recipes', 'real', 'rods-split.sh'), dir], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`recipes/real/rods-split.sh failed (${r.status}): ${r.stderr}`);
+    return join(dir, 'test.json');
+  }
+  if (v.real === 'deepsem-nanowires') {
+    // The 3 upstream validation tiles (never trained on), converted as the benchmark recipe does.
+    const r = spawnSync('bash', [join(repoRoot, 'recipes', 'real', 'nanowire.sh'), '--convert-only'], { encoding: 'utf8', env: { ...process.env, DATA: dir } });
+    if (r.status !== 0) throw new Error(`recipes/real/nanowire.sh --convert-only failed (${r.status}): ${r.stderr}`);
     return join(dir, 'test.json');
   }
   throw new Error(`unknown validation set ${JSON.stringify(v)}`);
