@@ -29,6 +29,12 @@ export function parseZooTable(text: string, source: string): ZooTable {
   for (const [name, e] of Object.entries(value)) {
     const ok = typeof e === 'object' && e !== null && typeof (e as ZooEntry).file === 'string' && ((e as ZooEntry).classes === undefined || (Array.isArray((e as ZooEntry).classes) && (e as ZooEntry).classes!.every((c) => typeof c === 'string')));
     if (!ok) throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${source}: entry "${name}" needs "file" (a string) and optional "classes" (a list of names)`, { file: source, path: name });
+    // A model file stays inside the zoo folder: no absolute path, URL or "..", which would make a zoo
+    // name load (or, in a browser, fetch) something from elsewhere.
+    const file = (e as ZooEntry).file;
+    if (file === '' || /^[a-z][a-z0-9+.-]*:|^[/\\]/i.test(file) || file.split(/[/\\]/).includes('..')) {
+      throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${source}: entry "${name}": "file" must be a path inside the zoo folder, received ${JSON.stringify(file)}`, { file: source, path: name });
+    }
   }
   return value as ZooTable;
 }
