@@ -58,19 +58,26 @@ export function isEmsegError(e: unknown): e is EmsegError {
   return e instanceof EmsegError;
 }
 
-/** Short, bounded rendering of a received value for error messages. */
-export function describeValue(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'number') return `${String(value)} of type number`;
+/**
+ * JSON of a value for an error message, at most `max` characters. Safe for any parsed input: values
+ * nested too deeply for JSON.stringify (it recurses; so does String() of nested arrays) are summarised.
+ */
+export function previewJson(value: unknown, max = 80): string {
   let text: string;
   try {
     text = JSON.stringify(value) ?? String(value);
   } catch {
-    text = String(value);
+    text = Array.isArray(value) ? `[${value.length} item${value.length === 1 ? '' : 's'}, nested too deeply to show]` : typeof value === 'object' && value !== null ? '{an object nested too deeply to show}' : String(value);
   }
-  if (text.length > 80) text = `${text.slice(0, 77)}...`;
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
+}
+
+/** Short, bounded rendering of a received value for error messages. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'number') return `${String(value)} of type number`;
   const type = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
-  return `${text} of type ${type}`;
+  return `${previewJson(value)} of type ${type}`;
 }
 
 /** `Expected <expected> for <name> but received <value>`, as an EMSEG_INVALID_ARGUMENT error. */

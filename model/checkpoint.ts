@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { EmsegError } from '../core/errors.ts';
+import { EmsegError, previewJson } from '../core/errors.ts';
 
 /**
  * Checkpoints: a folder with `manifest.json` (format, step, metrics, config, parameter count) and raw
@@ -71,11 +71,11 @@ function checkManifest(value: unknown, file: string): CheckpointManifest {
     return bad(`not a checkpoint manifest (a JSON ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}, not an object)`);
   }
   const m = value as Record<string, unknown>;
-  if (m.format !== 'emseg-checkpoint-1') bad(`not an emseg checkpoint (format ${JSON.stringify(m.format) ?? 'missing'})`);
-  if (!(Number.isSafeInteger(m.paramCount) && (m.paramCount as number) >= 0)) bad(`paramCount is ${JSON.stringify(m.paramCount) ?? 'missing'}, expected a non-negative integer`);
-  if (m.step !== undefined && !(Number.isSafeInteger(m.step) && (m.step as number) >= 0)) bad(`step is ${JSON.stringify(m.step)}, expected a non-negative integer`);
-  if (m.task !== undefined && typeof m.task !== 'string') bad(`task is ${JSON.stringify(m.task)}, expected a string`);
-  if (m.metrics !== undefined && (m.metrics === null || typeof m.metrics !== 'object' || Array.isArray(m.metrics))) bad(`metrics is ${JSON.stringify(m.metrics)}, expected an object`);
+  if (m.format !== 'emseg-checkpoint-1') bad(`not an emseg checkpoint (format ${m.format === undefined ? 'missing' : previewJson(m.format)})`);
+  if (!(Number.isSafeInteger(m.paramCount) && (m.paramCount as number) >= 0)) bad(`paramCount is ${m.paramCount === undefined ? 'missing' : previewJson(m.paramCount)}, expected a non-negative integer`);
+  if (m.step !== undefined && !(Number.isSafeInteger(m.step) && (m.step as number) >= 0)) bad(`step is ${previewJson(m.step)}, expected a non-negative integer`);
+  if (m.task !== undefined && typeof m.task !== 'string') bad(`task is ${previewJson(m.task)}, expected a string`);
+  if (m.metrics !== undefined && (m.metrics === null || typeof m.metrics !== 'object' || Array.isArray(m.metrics))) bad(`metrics is ${previewJson(m.metrics)}, expected an object`);
   if (m.params !== undefined) {
     if (!Array.isArray(m.params)) bad('params is not a list of {name, shape}');
     (m.params as unknown[]).forEach((p, i) => {

@@ -66,17 +66,20 @@ export function makeFloat16Tensor(name: string, dims: readonly number[], values:
 export function readFloat16Tensor(t: TensorProto): { dims: number[]; values: Float32Array } {
   if (t.dataType !== FLOAT16) throw new Error(`tensor ${t.name ?? ''}: not float16 (data type ${t.dataType})`);
   const dims = (t.dims ?? []).map(int64ToNumber); // int64 fields may decode as Long objects, as readTensor handles
+  if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`tensor ${t.name ?? ''}: dims [${dims.join(', ')}] are not non-negative integers`);
   const count = dims.reduce((n, d) => n * d, 1);
-  const values = new Float32Array(count);
+  // The stored values must match the dims BEFORE the output is allocated: corrupt dims can claim billions.
   const raw = t.rawData;
   if (raw && raw.length > 0) {
     if (raw.length !== 2 * count) throw new Error(`tensor ${t.name ?? ''}: raw_data has ${raw.length} bytes for ${count} float16 values`);
+    const values = new Float32Array(count);
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < count; i++) values[i] = float16BitsToNumber(view.getUint16(2 * i, true));
     return { dims, values };
   }
   const bits = t.int32Data ?? [];
   if (bits.length !== count) throw new Error(`tensor ${t.name ?? ''}: ${bits.length} values for dims [${dims.join(', ')}]`);
+  const values = new Float32Array(count);
   for (let i = 0; i < count; i++) values[i] = float16BitsToNumber(Number(bits[i]) & 0xffff);
   return { dims, values };
 }

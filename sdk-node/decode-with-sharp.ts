@@ -17,6 +17,7 @@ export async function decodeWithSharp(bytes: Uint8Array, name: string, format: s
     throw sharpError(e, name);
   }
   checkImageSize(meta.width ?? 0, meta.height ?? 0, name);
+  if (format === 'PNG') checkPngFits(meta.width ?? 0, meta.height ?? 0, bytes.length, name);
   const pages = meta.pages ?? 1;
   if (!Number.isInteger(page) || page < 0 || page >= pages) {
     throw new EmsegError('EMSEG_INVALID_ARGUMENT', `${name}: page ${page} does not exist (the file has ${pages} page${pages === 1 ? '' : 's'})`, { file: name });
@@ -62,6 +63,25 @@ export async function decodeWithSharp(bytes: Uint8Array, name: string, format: s
     pixelSize: null,
     metadata: { pages, page, channelsInFile: meta.channels, space: meta.space },
   };
+}
+
+/** Deflate (PNG's compression) never shrinks data by more than 1032:1 (258-byte matches coded in 2 bits). */
+const DEFLATE_MAX_RATIO = 1032;
+
+/**
+ * A PNG's pixels, at their least (1 bit per pixel plus a filter byte per row), must fit in its
+ * compressed bytes: otherwise the file is cut short, refused before libvips allocates and walks
+ * rows it cannot have (found by test/fuzz: a 4.5 kB PNG declaring 500 million pixels took 4 s).
+ */
+function checkPngFits(width: number, height: number, size: number, name: string): void {
+  const leastBytes = height * (Math.ceil(width / 8) + 1);
+  if (leastBytes > DEFLATE_MAX_RATIO * size) {
+    throw new EmsegError(
+      'EMSEG_FORMAT_TRUNCATED',
+      `${name}: PNG header declares ${width} x ${height} pixels (at least ${leastBytes} bytes uncompressed), which ${size} bytes of compressed data cannot hold`,
+      { file: name },
+    );
+  }
 }
 
 function sharpError(e: unknown, name: string): EmsegError {

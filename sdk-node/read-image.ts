@@ -5,6 +5,7 @@ import { type DetectedFormat, detectFormat } from '../core/formats/detect.ts';
 import { serCompanionEmiPath } from '../core/formats/ser.ts';
 import type { EmImage } from '../core/formats/types.ts';
 import { decodeWithSharp } from './decode-with-sharp.ts';
+import { readEmdFile } from './emd-file.ts';
 import { openHdf5 } from './hdf5-h5wasm.ts';
 
 export interface ReadImageOptions {
@@ -76,5 +77,7 @@ function nodeDecoders(onDisk: boolean): ImageDecoders {
 }
 
 function decodeImageBytes(bytes: Uint8Array, path: string, options: ReadImageOptions, onDisk: boolean): Promise<EmImage> {
+  // EMD from disk: HDF5 runs in a worker that is stopped if a corrupt file makes it loop (emd-file.ts).
+  if (onDisk && detectFormat(bytes, path) === 'HDF5') return readEmdFile(path, options.page ?? 0);
   return decodeImage(bytes, path, options.page ?? 0, nodeDecoders(onDisk));
 }

@@ -15,7 +15,13 @@ export function parseJsonText(text: string, file: string): unknown {
       throw new EmsegError('EMSEG_JSON_SYNTAX', `${file}: file is empty, expected JSON`, { file });
     }
     const errors: ParseError[] = [];
-    parseTolerant(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+    try {
+      parseTolerant(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+    } catch {
+      // jsonc-parser recurses once per nesting level: on text nested thousands deep it overflows the
+      // stack. The error is then reported without its position (V8's message says what it found).
+      errors.length = 0;
+    }
     let where = '';
     let what = e instanceof Error ? e.message : String(e);
     let hint = '';

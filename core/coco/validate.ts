@@ -1,4 +1,5 @@
 import { EmsegError, type EmsegErrorCode, describeValue } from '../errors.ts';
+import { MAX_PIXELS } from '../formats/limits.ts';
 import { type CocoSegmentation, cocoSegmentationToRle } from '../mask/coco-segmentation.ts';
 import { MAX_POLYGON_COORDINATE, rleArea } from '../mask/rle.ts';
 import type { CocoAnnotation, CocoCategory, CocoDataset, CocoDetection, CocoImage, IouType } from './types.ts';
@@ -161,6 +162,9 @@ export function parseCocoDataset(value: unknown, file: string): CocoDataset {
       height: c.positiveInteger('height'),
       file_name: c.obj.file_name === undefined ? '' : c.string('file_name'),
     };
+    // Masks are run-length encoded with 32-bit runs: an image beyond emseg's largest (2^29 pixels)
+    // is refused here, before any mask of it is rasterised.
+    if (image.width * image.height > MAX_PIXELS) c.fail('height', `width x height at most ${MAX_PIXELS} pixels (the largest image emseg reads; width is ${image.width})`);
     if (imageById.has(image.id)) duplicateId(file, 'images', i, image.id);
     imageById.set(image.id, image);
     images.push(image);

@@ -27,7 +27,14 @@ export function parseVocXml(xml: string, file: string): VocAnnotation {
   if (valid !== true) {
     throw new EmsegError('EMSEG_XML_INVALID', `${file}: invalid XML at line ${valid.err.line}, column ${valid.err.col}: ${valid.err.msg}`, { file });
   }
-  const doc = parser.parse(xml) as { annotation?: Record<string, unknown> };
+  let doc: { annotation?: Record<string, unknown> };
+  try {
+    doc = parser.parse(xml) as { annotation?: Record<string, unknown> };
+  } catch (e) {
+    // Well-formed XML the parser still refuses: elements nested deeper than its limit (100), tag
+    // names such as "constructor" or "__proto__" (prototype pollution guard), entity expansion limits.
+    throw new EmsegError('EMSEG_XML_INVALID', `${file}: cannot read the XML: ${e instanceof Error ? e.message : String(e)}`, { file, cause: e });
+  }
   const ann = doc.annotation;
   if (!ann || typeof ann !== 'object') {
     throw new EmsegError('EMSEG_CONVERT_INVALID', `${file}: expected a Pascal VOC <annotation> root element`, { file });

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { EmsegError } from '../../core/errors.ts';
+import { EmsegError, previewJson } from '../../core/errors.ts';
 import { MODEL_TASKS, type ModelTask } from '../../core/inference/model-contract.ts';
 import { type CheckpointManifest, loadCheckpoint } from '../../model/checkpoint.ts';
 import type { RotatedRcnnConfig } from '../../model/detection/config.ts';
@@ -43,25 +43,33 @@ type Check = (value: unknown) => boolean;
 
 const isNumber: Check = (v) => typeof v === 'number' && Number.isFinite(v);
 const isPositiveInt: Check = (v) => Number.isInteger(v) && (v as number) > 0;
-const isNonNegativeInt: Check = (v) => Number.isInteger(v) && (v as number) >= 0;
+/**
+ * Sizes that shape the networks are bounded before the networks are built: a corrupt config could
+ * otherwise ask for 2^53 residual blocks (a loop that never ends) or 2^40-channel layers. The
+ * bounds are far above any detector emseg trains (ResNet-101 has 23 blocks in a stage).
+ */
+const MAX_BLOCKS = 64;
+const MAX_CHANNELS = 8192;
+const MAX_POOL = 64;
+const intIn = (lo: number, hi: number): Check => (v) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
 const tuple = (n: number, each: Check): Check => (v) => Array.isArray(v) && v.length === n && v.every(each);
 const isProbability: Check = (v) => isNumber(v) && (v as number) >= 0 && (v as number) <= 1;
 
 /** Every field the exporter reads, with what it must be (a path into the config, a test, a description). */
 const CONFIG_FIELDS: [string, Check, string][] = [
   ['classes', (v) => Array.isArray(v) && v.length > 0 && v.every((c) => typeof c === 'string' && c.length > 0), 'a non-empty list of class names'],
-  ['backbone.widths', tuple(4, isPositiveInt), '4 positive integers'],
-  ['backbone.blocks', tuple(4, isPositiveInt), '4 positive integers'],
+  ['backbone.widths', tuple(4, intIn(1, MAX_CHANNELS)), `4 integers in 1..${MAX_CHANNELS}`],
+  ['backbone.blocks', tuple(4, intIn(1, MAX_BLOCKS)), `4 integers in 1..${MAX_BLOCKS}`],
   ['backbone.norm', (v) => v === 'gn' || v === 'none', '"gn" or "none"'],
-  ['fpnChannels', isPositiveInt, 'a positive integer'],
+  ['fpnChannels', intIn(1, MAX_CHANNELS), `an integer in 1..${MAX_CHANNELS}`],
   ['anchorSizes', tuple(4, (v) => isNumber(v) && (v as number) > 0), '4 positive numbers'],
   ['anchorRatios', (v) => Array.isArray(v) && v.length > 0 && v.every((r) => isNumber(r) && r > 0), 'a non-empty list of positive numbers'],
   ['rpn.preNmsTopKTest', isPositiveInt, 'a positive integer'],
   ['rpn.postNmsTopKTest', isPositiveInt, 'a positive integer'],
   ['rpn.nmsThreshold', isProbability, 'a number in [0, 1]'],
-  ['roi.poolSize', isPositiveInt, 'a positive integer'],
-  ['roi.samplingRatio', isNonNegativeInt, 'a non-negative integer'],
-  ['roi.fcDim', isPositiveInt, 'a positive integer'],
+  ['roi.poolSize', intIn(1, MAX_POOL), `an integer in 1..${MAX_POOL}`],
+  ['roi.samplingRatio', intIn(0, MAX_POOL), `an integer in 0..${MAX_POOL}`],
+  ['roi.fcDim', intIn(1, MAX_CHANNELS), `an integer in 1..${MAX_CHANNELS}`],
   ['test.scoreThreshold', isProbability, 'a number in [0, 1]'],
   ['test.nmsThreshold', isProbability, 'a number in [0, 1]'],
   ['test.detectionsPerImage', isPositiveInt, 'a positive integer'],
@@ -69,18 +77,18 @@ const CONFIG_FIELDS: [string, Check, string][] = [
 
 /** Fields of the rotated detector's optional second stage (checked when config.rotatedStage is present). */
 const ROTATED_STAGE_FIELDS: [string, Check, string][] = [
-  ['rotatedStage.poolSize', isPositiveInt, 'a positive integer'],
-  ['rotatedStage.samplingRatio', isPositiveInt, 'a positive integer'],
+  ['rotatedStage.poolSize', intIn(1, MAX_POOL), `an integer in 1..${MAX_POOL}`],
+  ['rotatedStage.samplingRatio', intIn(1, MAX_POOL), `an integer in 1..${MAX_POOL}`],
   ['rotatedStage.extend', tuple(2, (v) => isNumber(v) && (v as number) > 0), '2 positive numbers'],
   ['rotatedStage.scoreWeight', isProbability, 'a number in [0, 1]'],
 ];
 
 /** Fields only Mask R-CNN has. */
 const MASK_FIELDS: [string, Check, string][] = [
-  ['mask.poolSize', isPositiveInt, 'a positive integer'],
-  ['mask.numConvs', isNonNegativeInt, 'a non-negative integer'],
-  ['mask.convDim', isPositiveInt, 'a positive integer'],
-  ['mask.resolution', isPositiveInt, 'a positive integer'],
+  ['mask.poolSize', intIn(1, MAX_POOL), `an integer in 1..${MAX_POOL}`],
+  ['mask.numConvs', intIn(0, MAX_BLOCKS), `an integer in 0..${MAX_BLOCKS}`],
+  ['mask.convDim', intIn(1, MAX_CHANNELS), `an integer in 1..${MAX_CHANNELS}`],
+  ['mask.resolution', intIn(1, 2 * MAX_POOL), `an integer in 1..${2 * MAX_POOL}`],
 ];
 
 function field(obj: unknown, path: string): unknown {
@@ -99,18 +107,18 @@ export function checkDetectorConfig(config: unknown, file: string): RotatedRcnnC
   }
   const task = (config as Record<string, unknown>).task;
   if (!(DETECTOR_TASKS as readonly string[]).includes(task as string)) {
-    throw new EmsegError('EMSEG_FORMAT_UNSUPPORTED', `${file}: config.task is ${JSON.stringify(task)}; emseg-export writes ${DETECTOR_TASKS.map((t) => `"${t}"`).join(' and ')} models`, { file, path: 'config.task' });
+    throw new EmsegError('EMSEG_FORMAT_UNSUPPORTED', `${file}: config.task is ${previewJson(task)}; emseg-export writes ${DETECTOR_TASKS.map((t) => `"${t}"`).join(' and ')} models`, { file, path: 'config.task' });
   }
   const problems: string[] = [];
   const extra = task === 'instance-segmentation' ? MASK_FIELDS : field(config, 'rotatedStage') !== undefined ? ROTATED_STAGE_FIELDS : [];
   for (const [path, ok, expected] of [...CONFIG_FIELDS, ...extra]) {
     const v = field(config, path);
     if (v === undefined) problems.push(`config.${path} is missing (expected ${expected})`);
-    else if (!ok(v)) problems.push(`config.${path} is ${JSON.stringify(v)} (expected ${expected})`);
+    else if (!ok(v)) problems.push(`config.${path} is ${previewJson(v)} (expected ${expected})`);
   }
   if (task === 'instance-segmentation' && problems.length === 0 && field(config, 'mask.resolution') !== 2 * (field(config, 'mask.poolSize') as number)) {
     // The mask head upsamples its pooled features once (2x deconvolution).
-    problems.push(`config.mask.resolution must be 2 x config.mask.poolSize (the mask head's 2x upsampling), got ${JSON.stringify(field(config, 'mask.resolution'))} and ${JSON.stringify(field(config, 'mask.poolSize'))}`);
+    problems.push(`config.mask.resolution must be 2 x config.mask.poolSize (the mask head's 2x upsampling), got ${previewJson(field(config, 'mask.resolution'))} and ${previewJson(field(config, 'mask.poolSize'))}`);
   }
   if (problems.length > 0) {
     throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${file}: incomplete detector config: ${problems.join('; ')}`, { file, path: 'config' });
@@ -145,11 +153,11 @@ export async function readDetectorCheckpoint(dir: string): Promise<DetectorCheck
   const { manifest, params } = await loadCheckpoint(dir);
   const manifestFile = join(base, 'manifest.json');
   if (manifest.task !== undefined && !(DETECTOR_TASKS as readonly string[]).includes(manifest.task)) {
-    throw new EmsegError('EMSEG_FORMAT_UNSUPPORTED', `${manifestFile}: task ${JSON.stringify(manifest.task)}; emseg-export writes ${DETECTOR_TASKS.map((t) => `"${t}"`).join(' and ')} models`, { file: manifestFile, path: 'task' });
+    throw new EmsegError('EMSEG_FORMAT_UNSUPPORTED', `${manifestFile}: task ${previewJson(manifest.task)}; emseg-export writes ${DETECTOR_TASKS.map((t) => `"${t}"`).join(' and ')} models`, { file: manifestFile, path: 'task' });
   }
   const config = checkDetectorConfig(manifest.config, manifestFile);
   if (manifest.task !== undefined && manifest.task !== config.task) {
-    throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${manifestFile}: task ${JSON.stringify(manifest.task)} but config.task ${JSON.stringify(config.task)}`, { file: manifestFile, path: 'task' });
+    throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${manifestFile}: task ${previewJson(manifest.task)} but config.task ${previewJson(config.task)}`, { file: manifestFile, path: 'task' });
   }
   const specs = modelSpecs(config);
   const [backbone, head, third] = specs;
@@ -165,7 +173,7 @@ export async function readDetectorCheckpoint(dir: string): Promise<DetectorCheck
     const mismatch = specParams.findIndex((p, i) => listed[i]?.name !== p.name || JSON.stringify(listed[i]?.shape) !== JSON.stringify(p.shape));
     if (listed.length !== specParams.length || mismatch >= 0) {
       const i = mismatch >= 0 ? mismatch : Math.min(listed.length, specParams.length);
-      throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${manifestFile}: params[${i}] is ${JSON.stringify(listed[i] ?? null)}, the config's networks expect ${JSON.stringify(specParams[i] ? { name: specParams[i].name, shape: specParams[i].shape } : null)}`, { file: manifestFile, path: `params[${i}]` });
+      throw new EmsegError('EMSEG_FORMAT_BAD_HEADER', `${manifestFile}: params[${i}] is ${previewJson(listed[i] ?? null, 200)}, the config's networks expect ${previewJson(specParams[i] ? { name: specParams[i].name, shape: specParams[i].shape } : null, 200)}`, { file: manifestFile, path: `params[${i}]` });
     }
   }
   const weights: SpecWeights = new Map();

@@ -52,6 +52,18 @@ describe('COCO dataset validation', () => {
   it('requires the geometry the iouType needs', () => {
     expectError(() => loadGroundTruth(JSON.stringify(gtObject()), 'gt.json', 'rbox'), 'EMSEG_COCO_INVALID', /annotations\[0\] \(id 7\): field "rbox": expected it for iouType "rbox"/);
   });
+
+  it('refuses images beyond 2^29 pixels before rasterising their masks (fuzzing: a 40 x 2^31 image with polygons hung)', () => {
+    const o = gtObject();
+    o.images[0].height = 2 ** 31;
+    Object.assign(o.annotations[0], { segmentation: [[1, 1, 12, 1, 12, 9]], area: undefined });
+    expectError(() => loadCocoDataset(JSON.stringify(o), 'tall.json'), 'EMSEG_COCO_INVALID', /tall\.json: images\[0\] \(id 1\): field "height": expected width x height at most 536870912 pixels .*received 2147483648/);
+  });
+
+  it('describes a field nested too deeply to print (fuzzing: was a RangeError from String() of the array)', () => {
+    const text = JSON.stringify(gtObject()).replace('"bbox":[1,2,3,4]', `"bbox":[1,2,3,${'['.repeat(20_000)}4${']'.repeat(20_000)}]`);
+    expectError(() => loadCocoDataset(text, 'deep.json'), 'EMSEG_COCO_INVALID', /deep\.json: annotations\[0\] \(id 7\): field "bbox": .*received \[4 items, nested too deeply to show\]/);
+  });
 });
 
 describe('COCO results validation', () => {
@@ -68,6 +80,10 @@ describe('COCO results validation', () => {
 });
 
 describe('JSON parsing', () => {
+  it('reports invalid JSON nested too deeply to locate (fuzzing: was a RangeError from the locating parser)', () => {
+    expectError(() => parseJsonText(`{"a":${'['.repeat(50_000)}x${']'.repeat(50_000)}}`, 'deep.json'), 'EMSEG_JSON_SYNTAX', /^deep\.json: invalid JSON: /);
+  });
+
   it('reports the file, line and column of a syntax error', () => {
     expectError(() => parseJsonText('{\n  "a": 1,\n  "b": }', 'x.json'), 'EMSEG_JSON_SYNTAX', /x\.json: invalid JSON at line 3/);
     expectError(() => parseJsonText('', 'empty.json'), 'EMSEG_JSON_SYNTAX', /empty\.json: file is empty/);

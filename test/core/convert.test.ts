@@ -112,6 +112,14 @@ describe('parseVocXml', () => {
     expect(voc.replace('<xmin>11</xmin>', '<xmin>eleven</xmin>'), 'EMSEG_CONVERT_INVALID', /<bndbox><xmin>: expected a number/);
     expect(voc.replace('<width>100</width>', '<width>0</width>'), 'EMSEG_CONVERT_INVALID', /positive integer width/);
   });
+
+  it('refuses well-formed XML the parser will not build (fuzzing: were plain Errors from fast-xml-parser)', () => {
+    const refused = (xml: string, re: RegExp) =>
+      assert.throws(() => parseVocXml(xml, 'odd.xml'), (e: unknown) => e instanceof EmsegError && e.code === 'EMSEG_XML_INVALID' && re.test(e.message) && e.message.startsWith('odd.xml: '));
+    // A tag named like an Object.prototype member, and elements nested past the parser's limit.
+    refused(voc.replace('<difficult>0</difficult>', '<constructor>0</constructor>'), /reserved JavaScript keyword/);
+    refused(voc.replace('<depth>1</depth>', `${'<a>'.repeat(200)}${'</a>'.repeat(200)}`), /nested tags/);
+  });
 });
 
 describe('parseLabelboxExport', () => {

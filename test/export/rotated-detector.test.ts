@@ -614,6 +614,10 @@ describe('emseg-export: bad checkpoints and the CLI', () => {
       message: /config\.roi\.poolSize is missing.*config\.test\.scoreThreshold is missing/,
     },
     { name: 'other-network', edit: (d) => editManifest(d, (m) => ((m.config as Record<string, unknown>).fpnChannels = 32)), code: 'EMSEG_FORMAT_BAD_HEADER', message: /the config describes networks with \d+ parameters, the checkpoint holds \d+/ },
+    // Found by test/fuzz: 2^53 residual blocks made building the networks loop for good; a value nested
+    // too deeply for JSON.stringify made the message itself a RangeError.
+    { name: 'huge-blocks', edit: (d) => editManifest(d, (m) => (((m.config as Record<string, Record<string, unknown>>).backbone.blocks as number[])[0] = 2 ** 53)), code: 'EMSEG_FORMAT_BAD_HEADER', message: /config\.backbone\.blocks is \[9007199254740992,2,2,2\] \(expected 4 integers in 1\.\.64\)/ },
+    { name: 'deep-config-value', edit: (d) => writeFileSync(join(d, 'manifest.json'), readFileSync(join(d, 'manifest.json'), 'utf8').replace(/"fpnChannels": ?\d+/, `"fpnChannels":${'['.repeat(20_000)}1${']'.repeat(20_000)}`)), code: 'EMSEG_FORMAT_BAD_HEADER', message: /config\.fpnChannels is \[1 item, nested too deeply to show\]/ },
   ];
 
   for (const c of CASES) {

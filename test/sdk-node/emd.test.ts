@@ -2,11 +2,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { readEmd } from '../../core/formats/emd.ts';
 import { type Hdf5DType, type Hdf5Node, type Hdf5Value, isHdf5, parseHdf5Superblock } from '../../core/formats/hdf5.ts';
 import { toNanometres } from '../../core/formats/limits.ts';
+import { readEmdFile } from '../../sdk-node/emd-file.ts';
 import { openHdf5 } from '../../sdk-node/hdf5-h5wasm.ts';
+import { readImage } from '../../sdk-node/read-image.ts';
 import { closeRel, emFormatsDir, expectEmsegError, isEmsegError, loadFormatFile, manifestEntries } from '../helpers/em-formats.ts';
 
 const emdEntries = manifestEntries((f) => f.file.startsWith('emd/'));
@@ -118,6 +121,15 @@ describe('EMD: bad files', () => {
     const missing = join(scratch, 'missing.emd');
     await assert.rejects(openHdf5(missing), isEmsegError('EMSEG_FILE_READ', missing));
     await assert.rejects(openHdf5(scratch), isEmsegError('EMSEG_FILE_READ', scratch));
+  });
+
+  it('a corrupt file on which HDF5 loops forever ends in EMSEG_FORMAT_BAD_HEADER, and the next file reads (fuzzing: was a hang)', async () => {
+    // Found by test/fuzz (emd target): HDF5 never returns from reading the attributes of /data/image/dim1.
+    const loop = fileURLToPath(new URL('./fixtures/hdf5-attribute-loop.emd', import.meta.url));
+    await assert.rejects(readEmdFile(loop, 0, { timeoutMs: 2000 }), isEmsegError('EMSEG_FORMAT_BAD_HEADER', loop, /did not finish reading the file within 2 s/));
+    // The stopped worker is replaced: readImage goes through it too.
+    const good = join(emFormatsDir, 'emd/FFTComplexEven.emd');
+    assert.equal((await readImage(good)).format, 'EMD-Velox');
   });
 
   it('a user block before the superblock is allowed', async () => {

@@ -4,9 +4,9 @@ import { describe, it } from 'node:test';
 import { EmsegError } from '../../core/errors.ts';
 import { seededRandom } from '../../core/random.ts';
 import { buildSpecModel } from '../../export/net/spec-model.ts';
-import { float16BitsToNumber, float32ToFloat16Bits, storeWeightsAsFloat16 } from '../../onnx/fp16.ts';
+import { float16BitsToNumber, float32ToFloat16Bits, readFloat16Tensor, storeWeightsAsFloat16 } from '../../onnx/fp16.ts';
 import { convWeightToOihw } from '../../export/net/index.ts';
-import { encodeModel, makeTensor, type ModelProto } from '../../onnx/index.ts';
+import { encodeModel, makeTensor, onnx, type ModelProto } from '../../onnx/index.ts';
 import { type RotatedRcnnConfig, defaultRotatedRcnnConfig } from '../../model/detection/config.ts';
 import { backboneSpec } from '../../model/detection/specs.ts';
 import { mapBackboneFromOnnx, oihwToHwio } from '../../training/init-from-onnx.ts';
@@ -107,5 +107,17 @@ describe('backbone initialisation from ONNX', () => {
     const other: ModelProto = { ...model, graph: { ...model.graph, node: [], initializer: [makeTensor('fc.weight', 'float32', [10, 7], new Float32Array(70))] } };
     assert.throws(() => mapBackboneFromOnnx(encodeModel(other), 'imagenet.onnx', backbone), (e: unknown) => e instanceof EmsegError && /imagenet\.onnx: no tensor matches the backbone/.test(e.message));
     assert.throws(() => mapBackboneFromOnnx(new TextEncoder().encode('not onnx at all'), 'junk.onnx', backbone), (e: unknown) => e instanceof EmsegError && /junk\.onnx/.test(e.message));
+  });
+
+  it('float16 dims are checked against the stored values before allocating (fuzzing: dims of 2^32 values allocated 16 GB first)', () => {
+    const t = { name: 'w.fp16', dataType: onnx.TensorProto.DataType.FLOAT16, dims: [2 ** 31, 2 ** 31, 4], rawData: new Uint8Array(2) };
+    assert.throws(() => readFloat16Tensor(t), /raw_data has 2 bytes for \d+ float16 values/);
+    assert.throws(() => readFloat16Tensor({ ...t, dims: [-2, 3] }), /dims \[-2, 3\] are not non-negative integers/);
+    // In a file, such a tensor is not a backbone weight: the others still initialise the backbone.
+    const model = exported();
+    const { initializers, nodes } = storeWeightsAsFloat16(model.graph?.initializer ?? [], model.graph?.node ?? []);
+    initializers[0] = { ...initializers[0], dims: [2 ** 31, 2] };
+    const init = mapBackboneFromOnnx(encodeModel({ ...model, graph: { ...model.graph, initializer: initializers, node: nodes } }), 'huge-dims.onnx', backbone);
+    assert.equal(init.unmatched.length, 1);
   });
 });
