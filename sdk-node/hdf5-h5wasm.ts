@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import h5wasm from 'h5wasm/node';
 import { EmsegError } from '../core/errors.ts';
 import { type Hdf5Node, vetHdf5 } from '../core/formats/hdf5.ts';
-import { h5wasmRoot, wrapH5 } from '../core/formats/h5wasm-node.ts';
+import { openedH5wasmFile, wrapH5 } from '../core/formats/h5wasm-node.ts';
 
 /**
  * HDF5 (EMD) files in Node: h5wasm's Node build reads the file from disk; the file is vetted first
@@ -51,13 +51,5 @@ export async function openHdf5(path: string): Promise<{ root: Hdf5Node; close():
   await vetHdf5File(full);
   await h5ready();
   const file = wrapH5(path, 'the file', () => new h5wasm.File(full, 'r'));
-  let closed = false;
-  return {
-    root: h5wasmRoot(h5wasm, path, file),
-    close(): void {
-      if (closed) return;
-      closed = true;
-      wrapH5(path, 'the file (closing)', () => file.close());
-    },
-  };
+  return openedH5wasmFile(h5wasm, path, file);
 }

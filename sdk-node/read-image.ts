@@ -6,7 +6,6 @@ import { serCompanionEmiPath } from '../core/formats/ser.ts';
 import type { EmImage } from '../core/formats/types.ts';
 import { decodeWithSharp } from './decode-with-sharp.ts';
 import { readEmdFile } from './emd-file.ts';
-import { openHdf5 } from './hdf5-h5wasm.ts';
 
 export interface ReadImageOptions {
   /** Image of a stack or multi-page file (default 0). */
@@ -60,13 +59,15 @@ export async function readImageBytes(bytes: Uint8Array, name = 'image', options:
   return decodeImageBytes(bytes, name, options, false);
 }
 
-/** The Node decoders: sharp for rasters, h5wasm on the file for EMD, the .emi next to a SER file. */
+/**
+ * The Node decoders: sharp for rasters, the .emi next to a SER file. EMD never reaches them: from a
+ * file it is read in the EMD worker (decodeImageBytes), from bytes it is refused by core.
+ */
 function nodeDecoders(onDisk: boolean): ImageDecoders {
   return {
     raster: (bytes, name, format, page) => decodeWithSharp(bytes, name, format, page),
     ...(onDisk
       ? {
-          hdf5: (_bytes: Uint8Array, name: string) => openHdf5(name),
           serCompanion: async (name: string) => {
             const emiPath = serCompanionEmiPath(name);
             return emiPath ? await readFile(emiPath).then((b) => new Uint8Array(b)).catch(() => undefined) : undefined;

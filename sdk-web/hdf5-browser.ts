@@ -1,6 +1,6 @@
 import h5wasm, { FS, ready } from 'h5wasm';
 import { type Hdf5Node, vetHdf5 } from '../core/formats/hdf5.ts';
-import { h5wasmRoot, wrapH5 } from '../core/formats/h5wasm-node.ts';
+import { openedH5wasmFile, wrapH5 } from '../core/formats/h5wasm-node.ts';
 
 /**
  * HDF5 (EMD) in a browser: h5wasm's ESM build (HDF5 as WebAssembly, embedded in its JavaScript, so
@@ -22,17 +22,5 @@ export async function openHdf5Bytes(bytes: Uint8Array, name: string): Promise<{ 
     fs.unlink(path);
     throw e;
   }
-  let closed = false;
-  return {
-    root: h5wasmRoot(h5wasm, name, file),
-    close(): void {
-      if (closed) return;
-      closed = true;
-      try {
-        wrapH5(name, 'the file (closing)', () => file.close());
-      } finally {
-        fs.unlink(path);
-      }
-    },
-  };
+  return openedH5wasmFile(h5wasm, name, file, () => fs.unlink(path));
 }

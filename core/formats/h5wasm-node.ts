@@ -177,7 +177,23 @@ class H5wasmNode implements Hdf5Node {
   }
 }
 
-/** The root group of an open h5wasm file as an `Hdf5Node` (`name` names the file in errors). */
-export function h5wasmRoot(lib: H5wasmLibrary, name: string, file: H5Group): Hdf5Node {
-  return new H5wasmNode(lib, name, file, '/');
+/**
+ * An open h5wasm file as emseg's decoders hand it over: its root group as an `Hdf5Node` (`name` names
+ * the file in errors) and a `close()` that closes it once, then runs `afterClose` (a browser removes
+ * the copy it wrote into h5wasm's in-memory file system).
+ */
+export function openedH5wasmFile(lib: H5wasmLibrary, name: string, file: H5Group & { close(): unknown }, afterClose?: () => void): { root: Hdf5Node; close(): void } {
+  let closed = false;
+  return {
+    root: new H5wasmNode(lib, name, file, '/'),
+    close(): void {
+      if (closed) return;
+      closed = true;
+      try {
+        wrapH5(name, 'the file (closing)', () => file.close());
+      } finally {
+        afterClose?.();
+      }
+    },
+  };
 }

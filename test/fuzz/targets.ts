@@ -367,29 +367,37 @@ const checkpoint: FuzzTarget<CheckpointSeed, CheckpointInput> = {
 
 const ZOO = join(repoRoot, 'model-zoo');
 
+/** A reader of consecutive protobuf varints from `b` (valid seed files only: no bounds checks). */
+function varintReader(b: Uint8Array): { next(): number; pos: number } {
+  const r = {
+    pos: 0,
+    next(): number {
+      let v = 0;
+      let scale = 1;
+      for (;;) {
+        const x = b[r.pos++];
+        v += (x & 0x7f) * scale;
+        if (!(x & 0x80)) return v;
+        scale *= 128;
+      }
+    },
+  };
+  return r;
+}
+
 /** Top-level protobuf fields of a model: [field, start, end) of each. */
 function topLevelFields(b: Uint8Array): { field: number; start: number; end: number }[] {
   const out: { field: number; start: number; end: number }[] = [];
-  let pos = 0;
-  const varint = (): number => {
-    let v = 0;
-    let scale = 1;
-    for (;;) {
-      const x = b[pos++];
-      v += (x & 0x7f) * scale;
-      if (!(x & 0x80)) return v;
-      scale *= 128;
-    }
-  };
-  while (pos < b.length) {
-    const start = pos;
-    const tag = varint();
+  const r = varintReader(b);
+  while (r.pos < b.length) {
+    const start = r.pos;
+    const tag = r.next();
     const wire = tag % 8;
-    if (wire === 0) varint();
-    else if (wire === 2) pos += varint();
-    else if (wire === 1) pos += 8;
-    else pos += 4;
-    out.push({ field: Math.floor(tag / 8), start, end: pos });
+    if (wire === 0) r.next();
+    else if (wire === 2) r.pos += r.next();
+    else if (wire === 1) r.pos += 8;
+    else r.pos += 4;
+    out.push({ field: Math.floor(tag / 8), start, end: r.pos });
   }
   return out;
 }
@@ -431,26 +439,16 @@ function onnxSeed(label: string, bytes: Uint8Array, hotDepth: number): OnnxSeed 
   const metadata: [string, string][] = [];
   for (const f of fields.filter((x) => x.field === 14)) {
     const sub = bytes.subarray(f.start, f.end);
-    let p = 0;
-    const rd = (): number => {
-      let v = 0;
-      let scale = 1;
-      for (;;) {
-        const x = sub[p++];
-        v += (x & 0x7f) * scale;
-        if (!(x & 0x80)) return v;
-        scale *= 128;
-      }
-    };
-    rd(); // tag
-    rd(); // length
+    const r = varintReader(sub);
+    r.next(); // tag
+    r.next(); // length
     let key = '';
     let value = '';
-    while (p < sub.length) {
-      const tag = rd();
-      const len = rd();
-      const text = new TextDecoder().decode(sub.subarray(p, p + len));
-      p += len;
+    while (r.pos < sub.length) {
+      const tag = r.next();
+      const len = r.next();
+      const text = new TextDecoder().decode(sub.subarray(r.pos, r.pos + len));
+      r.pos += len;
       if (tag >> 3 === 1) key = text;
       else value = text;
     }
