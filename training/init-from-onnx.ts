@@ -105,7 +105,9 @@ export function mapBackboneFromOnnx(bytes: Uint8Array, file: string, targets: re
     queues.set(key, [...(queues.get(key) ?? []), w]);
   }
   for (const p of targets) {
-    if (result.values.has(p.name) || !isConv(p)) continue;
+    // Only the backbone is matched by shape (a foreign ResNet's convolutions in network order); FPN
+    // and RPN tensors come from emseg's own exports, by name, or stay at their initialisation.
+    if (result.values.has(p.name) || !isConv(p) || !p.name.startsWith('backbone.')) continue;
     const [k, , ci, co] = p.shape;
     let w = queues.get([co, ci, k, k].join('x'))?.shift();
     let values: Float32Array | undefined;

@@ -22,6 +22,9 @@ import { DataParallel } from './parallel/data-parallel.ts';
 import { writeFileAtomic } from '../sdk-node/write-file.ts';
 
 export type Task = 'rotated-detection' | 'instance-segmentation';
+/** Parts of a detector that --init-backbone can initialise (parameter name prefixes). */
+export const INIT_LAYERS = ['backbone', 'fpn', 'rpn'] as const;
+export type InitLayer = (typeof INIT_LAYERS)[number];
 
 /** Model settings a config file may override; a partial `rotatedStage` takes the defaults for the rest. */
 export type ConfigOverrides = Partial<MaskRcnnConfig> | (Partial<Omit<RotatedRcnnConfig, 'rotatedStage'>> & { rotatedStage?: Partial<RotatedStageConfig> });
@@ -48,6 +51,11 @@ export interface TrainOptions {
    * `config.backbone`) is then skipped with a notice instead of failing the run.
    */
   initBackboneIsDefault?: boolean;
+  /**
+   * Which parts --init-backbone initialises: the backbone alone, or also the FPN and the RPN (the
+   * class-agnostic parts of an emseg detector, matched by name and shape). Default: backbone.
+   */
+  initLayers?: readonly InitLayer[];
   /**
    * Checkpoint folder whose tensors initialise every parameter of the same name and shape (fine-tuning,
    * or growing a model, e.g. adding the rotated second stage to a trained detector); the rest keep
@@ -203,7 +211,8 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
   }
   if (o.initBackbone && start === 0) {
     const specs = [...paramsOfModel(config)];
-    const backbone = specs.filter((p) => p.name.startsWith('backbone.'));
+    const layers = o.initLayers ?? ['backbone'];
+    const backbone = specs.filter((p) => layers.some((l) => p.name.startsWith(`${l}.`)));
     const init = await readBackboneInit(o.initBackbone, backbone).catch((e: unknown) => {
       if (!o.initBackboneIsDefault) throw e;
       log(`the default backbone ${o.initBackbone} cannot initialise this backbone (${(e as Error).message}): training from scratch`);
@@ -211,7 +220,7 @@ export async function trainDetector(options: TrainOptions): Promise<{ step: numb
     });
     if (init) {
       await overwriteParams(engine, specs, (p) => init.values.get(p.name));
-      log(`initialised ${init.values.size} of ${backbone.length} backbone tensors from ${o.initBackbone}${o.initBackboneIsDefault ? ' (the default EM-pretrained backbone; --init-backbone none trains from scratch)' : ''} (${init.byName.length} by name, ${init.byShape.length} convolutions by shape)`);
+      log(`initialised ${init.values.size} of ${backbone.length} ${layers.join(' + ')} tensors from ${o.initBackbone}${o.initBackboneIsDefault ? ' (the default EM-pretrained backbone; --init-backbone none trains from scratch)' : ''} (${init.byName.length} by name, ${init.byShape.length} convolutions by shape)`);
     }
   }
   if (o.initFrom && start === 0) {

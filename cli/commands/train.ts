@@ -3,7 +3,7 @@ import { readTextFile } from '../../sdk-node/read-file.ts';
 import { readZoo, resolveZooModel } from '../../sdk-node/zoo.ts';
 import { parseJsonText } from '../../core/coco/json.ts';
 import { type BackendChoice, selectBackend, threadsPerWorker } from '../../training/backend/select-backend.ts';
-import { DEFAULT_TRAIN, type Task, trainDetector } from '../../training/train.ts';
+import { DEFAULT_TRAIN, INIT_LAYERS, type InitLayer, type Task, trainDetector } from '../../training/train.ts';
 import { parseAugmentOptions } from '../../training/data/augment.ts';
 import { loadCocoDataset } from '../../core/coco/load.ts';
 import { UsageError } from '../usage-error.ts';
@@ -28,6 +28,8 @@ log line and per validation) and checkpoints/{latest,best}.
                     else convolutions by shape in order (docs/training.md); a fresh run only.
                     Default: the zoo's EM-pretrained backbone (em-backbone) when the zoo has one and no
                     --init-from is given; "none" trains from scratch
+  --init-layers L   what --init-backbone initialises, comma-separated: backbone (default), fpn, rpn
+                    (FPN and RPN by name and shape, from emseg's own exports)
   --select S        which checkpoint becomes checkpoints/best: auto (default: best validation AP when
                     validation has >= 10 images, else the last step), best, last; the best on
                     validation is always kept as checkpoints/best-val
@@ -43,7 +45,7 @@ export async function trainCommand(argv: string[], out: (text: string) => void):
         task: { type: 'string' }, train: { type: 'string' }, val: { type: 'string' }, out: { type: 'string' }, config: { type: 'string' },
         epochs: { type: 'string' }, 'max-steps': { type: 'string' }, seed: { type: 'string', default: '0' }, backend: { type: 'string', default: 'auto' },
         workers: { type: 'string', default: '2' }, lr: { type: 'string' }, 'eval-period': { type: 'string' }, 'log-period': { type: 'string' },
-        'init-backbone': { type: 'string' }, 'init-from': { type: 'string' }, select: { type: 'string', default: 'auto' },
+        'init-backbone': { type: 'string' }, 'init-from': { type: 'string' }, 'init-layers': { type: 'string' }, select: { type: 'string', default: 'auto' },
       },
       strict: true,
     }));
@@ -76,6 +78,10 @@ export async function trainCommand(argv: string[], out: (text: string) => void):
   const select = values.select as 'auto' | 'best' | 'last';
   if (!['auto', 'best', 'last'].includes(select)) throw new UsageError(`--select must be auto, best or last, received "${select}"`);
   const init = initBackboneChoice(values['init-backbone'], values['init-from']);
+  const initLayers = values['init-layers']?.split(',').map((l) => l.trim());
+  if (initLayers && (initLayers.length === 0 || !initLayers.every((l): l is InitLayer => (INIT_LAYERS as readonly string[]).includes(l)))) {
+    throw new UsageError(`--init-layers takes ${INIT_LAYERS.join(', ')} separated by commas, received "${values['init-layers']}"`);
+  }
   const info = await selectBackend(backend, { threads: threadsPerWorker(workers) });
   process.stderr.write(`emseg train: backend ${info.description}, ${workers} worker${workers > 1 ? 's' : ''}\n`);
   const result = await trainDetector({
@@ -93,7 +99,7 @@ export async function trainCommand(argv: string[], out: (text: string) => void):
     logPeriod: num(values['log-period'], '--log-period', (n) => Number.isInteger(n) && n > 0) ?? DEFAULT_TRAIN.logPeriod,
     config: config as never,
     augment,
-    ...(init ? { initBackbone: init.file, initBackboneIsDefault: init.isDefault } : {}),
+    ...(init ? { initBackbone: init.file, initBackboneIsDefault: init.isDefault, ...(initLayers ? { initLayers } : {}) } : {}),
     ...(values['init-from'] ? { initFrom: values['init-from'] } : {}),
     select,
     progress: (line: string) => process.stderr.write(`${line}\n`),

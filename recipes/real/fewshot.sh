@@ -6,6 +6,7 @@
 #   bash recipes/real/fewshot.sh BENCH OUT [steps] [draws] [init...]
 #     BENCH: emps-particles | drosophila-mito | deepsem-nanowires
 #     init:  "none" (from scratch) and/or ONNX files / zoo names (default: none em-backbone)
+#   INIT_LAYERS=backbone,fpn,rpn also initialises the FPN and RPN from the file (emseg train --init-layers)
 # Leave-one-dataset-out: the backbone compared on a benchmark must never have seen its dataset
 # (em-backbone learned from EMPS: compare it on drosophila-mito; on EMPS use the synthetic-TEM
 # backbone model-zoo/vesicles/vesicles.onnx; neither EMPS nor em-backbone saw DeepSEM).
@@ -30,7 +31,8 @@ for d in $(seq 0 $((DRAWS - 1))); do
     if [ ! -f "$RUN/test-metrics.json" ]; then
       t0=$(date +%s)
       $EMSEG train --task "$TASK" --train "$DATA/fs$d/train.json" --val "$DATA/fs$d/val.json" --out "$RUN" \
-        --config "$CONFIG" --max-steps "$STEPS" --eval-period 100 --workers "${WORKERS:-2}" --seed "$d" --init-backbone "$init" 2> "$RUN.log"
+        --config "$CONFIG" --max-steps "$STEPS" --eval-period 100 --workers "${WORKERS:-2}" --seed "$d" --init-backbone "$init" \
+        ${INIT_LAYERS:+--init-layers "$INIT_LAYERS"} 2> "$RUN.log"
       echo "{\"seconds\": $(( $(date +%s) - t0 ))}" > "$RUN/time.json"
       # Both candidates on the test images: emseg's selection (checkpoints/best: the last step when
       # validation has < 10 images) and the checkpoint with the best AP on the 2 validation images.
