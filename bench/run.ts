@@ -5,6 +5,7 @@ import { benchCliStartup } from './cli-startup.bench.ts';
 import { benchDecode } from './decode.bench.ts';
 import { benchSegmEval } from './segm-eval.bench.ts';
 import { benchShards } from './shards.bench.ts';
+import { benchVsTorchvision } from './vs-torchvision.bench.ts';
 import { benchWeb } from './web.bench.ts';
 
 const outDir = join(process.cwd(), '.bench-out');
@@ -15,6 +16,7 @@ const benches: [string, () => Promise<Record<string, number | string>>][] = [
   ['shards', () => benchShards(outDir)],
   ['cli-startup', () => benchCliStartup()],
   ['web', () => benchWeb()],
+  ['vs-torchvision', () => benchVsTorchvision(outDir)],
 ];
 const only = process.argv.slice(2);
 for (const [name, run] of benches) {

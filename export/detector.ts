@@ -213,7 +213,8 @@ export function buildDetector(source: DetectorSource, options: DetectorOptions =
     }
     renameInputs(body.nodes, rename);
   };
-  const head = emitSpec({ ops: body, initializers }, source.head, source.weights, { roi_features: pooled });
+  const headSizes = { inputSizes: { roi_features: config.roi.poolSize } };
+  const head = emitSpec({ ops: body, initializers }, source.head, source.weights, { roi_features: pooled }, headSizes);
   const flat = (v: string): string => body.op('Flatten', [v], [attr.int('axis', 1)]);
   const probs = body.op('Softmax', [flat(head['roi_heads.cls_score'])], [attr.int('axis', 1)], 'class_probs');
   const post = { classes: K, ...r };
@@ -250,7 +251,7 @@ export function buildDetector(source: DetectorSource, options: DetectorOptions =
       rois = body.where(ok, emitEnclosingBoxes(body, rboxes), rois);
       const again = emitSpec({ ops: body, initializers }, source.head, source.weights, {
         roi_features: emitMultiLevelRoiAlign(body, features, rois, { strides: FPN_STRIDES, poolSize: config.roi.poolSize, samplingRatio: config.roi.samplingRatio }),
-      }, { reuseInitializers: true });
+      }, { ...headSizes, reuseInitializers: true });
       finalProbs = body.op('Softmax', [flat(again['roi_heads.cls_score'])], [attr.int('axis', 1)], 'class_probs');
       rboxes = emitRotatedDecode(body, rois, flat(again['roi_heads.rbox_pred']));
     }
@@ -265,7 +266,7 @@ export function buildDetector(source: DetectorSource, options: DetectorOptions =
       let rrois = body.where(valid(rboxes), rboxes, emitRotatedFromBoxes(body, proposals.boxes));
       const second = (at: string, reuse: boolean): Record<string, string> => emitSpec({ ops: body, initializers }, rotatedHead, source.weights, {
         rroi_features: emitMultiLevelRotatedRoiAlign(body, features, at, { strides: FPN_STRIDES, poolSize: stage.poolSize, samplingRatio: stage.samplingRatio, extend: stage.extend }),
-      }, { reuseInitializers: reuse });
+      }, { reuseInitializers: reuse, inputSizes: { rroi_features: stage.poolSize } });
       let out = second(rrois, false);
       for (let pass = 0; pass < r.refine; pass++) {
         const next = emitRotatedRoiDecode(body, rrois, flat(out['roi_heads2.rbox_pred']), weights);
@@ -376,13 +377,8 @@ export function buildFromCheckpoint(ck: DetectorCheckpoint, options: DetectorOpt
   }, options);
 }
 
-/** Checkpoint folder -> ONNX file. Throws EmsegError for unusable checkpoints or options. */
-export async function exportDetector(checkpointDir: string, outPath: string, options: DetectorOptions = {}): Promise<ExportResult> {
-  const start = performance.now();
-  const ck = await readDetectorCheckpoint(checkpointDir);
-  const model = buildFromCheckpoint(ck, options);
-  const bytes = encodeModel(model);
-  // Atomic: a temporary file beside the target, then a rename, so a kill never leaves a truncated model.
+/** Atomic: a temporary file beside the target, then a rename, so a kill never leaves a truncated model. */
+export function writeModelFile(outPath: string, bytes: Uint8Array): void {
   const tmp = `${outPath}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, bytes);
@@ -391,6 +387,14 @@ export async function exportDetector(checkpointDir: string, outPath: string, opt
     rmSync(tmp, { force: true });
     throw new EmsegError('EMSEG_FILE_WRITE', `${outPath}: cannot write the model (${(e as Error).message})`, { file: outPath, cause: e });
   }
+}
+
+/** Checkpoint folder -> ONNX file. Throws EmsegError for unusable checkpoints or options. */
+export async function exportDetector(checkpointDir: string, outPath: string, options: DetectorOptions = {}): Promise<ExportResult> {
+  const start = performance.now();
+  const ck = await readDetectorCheckpoint(checkpointDir);
+  const model = buildFromCheckpoint(ck, options);
+  writeModelFile(outPath, encodeModel(model));
   return {
     summary: summarizeModel(model),
     parameters: ck.paramCount,

@@ -1,7 +1,7 @@
 import { onnx } from './proto.ts';
 
 /** The tensor element types emseg's ONNX code writes, by their TypedArray-like names. */
-export type TensorElementType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'bool';
+export type TensorElementType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'int8' | 'bool';
 
 const ELEMENT_TYPE_CODES: Record<TensorElementType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
@@ -9,6 +9,7 @@ const ELEMENT_TYPE_CODES: Record<TensorElementType, number> = {
   int32: onnx.TensorProto.DataType.INT32,
   int64: onnx.TensorProto.DataType.INT64,
   uint8: onnx.TensorProto.DataType.UINT8,
+  int8: onnx.TensorProto.DataType.INT8,
   bool: onnx.TensorProto.DataType.BOOL,
 };
 
@@ -19,6 +20,7 @@ export const ELEMENT_BYTES: Record<TensorElementType, number> = {
   int32: 4,
   int64: 8,
   uint8: 1,
+  int8: 1,
   bool: 1,
 };
 

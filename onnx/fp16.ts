@@ -87,11 +87,12 @@ export function readFloat16Tensor(t: TensorProto): { dims: number[]; values: Flo
 /**
  * Rewrite float32 initializers as float16 (`<name>.fp16`) plus one Cast to float32 under the
  * original name, placed before every other node so that nothing else in the graph changes.
+ * `only` picks the initializers to store so (default all float32 ones).
  */
-export function storeWeightsAsFloat16(initializers: TensorProto[], nodes: NodeProto[]): { initializers: TensorProto[]; nodes: NodeProto[] } {
+export function storeWeightsAsFloat16(initializers: TensorProto[], nodes: NodeProto[], only: (name: string) => boolean = () => true): { initializers: TensorProto[]; nodes: NodeProto[] } {
   const casts: NodeProto[] = [];
   const out = initializers.map((t) => {
-    if (t.dataType !== dataTypeCode('float32')) return t;
+    if (t.dataType !== dataTypeCode('float32') || !only(t.name ?? '')) return t;
     const { dims, values } = readTensor(t);
     const name = `${t.name}.fp16`;
     casts.push(makeNode('Cast', [name], [t.name ?? ''], { name: `cast_${t.name}`, attributes: [attr.int('to', dataTypeCode('float32'))] }));

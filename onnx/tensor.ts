@@ -33,6 +33,7 @@ export function makeTensor(
       case 'int32': view.setInt32(4 * i, v, true); break;
       case 'int64': view.setBigInt64(8 * i, BigInt(v), true); break;
       case 'uint8': view.setUint8(i, v); break;
+      case 'int8': view.setInt8(i, v); break;
       case 'bool': view.setUint8(i, v ? 1 : 0); break;
     }
   }
@@ -64,6 +65,7 @@ export function readTensor(t: TensorProto): { type: TensorElementType; dims: num
         case 'int32': values.push(view.getInt32(4 * i, true)); break;
         case 'int64': values.push(Number(view.getBigInt64(8 * i, true))); break;
         case 'uint8': case 'bool': values.push(view.getUint8(i)); break;
+        case 'int8': values.push(view.getInt8(i)); break;
       }
     }
     return { type, dims, values };

@@ -11,4 +11,4 @@ for (const file of ['sdk-node/worker-bootstrap.mjs']) {
 
 // tsc writes files without the executable bit; the package's bins (`npx emseg`, `npx emseg-export`)
 // are run directly, so mark them executable after every build.
-for (const bin of ['dist/cli/emseg.js', 'dist/export/cli.js']) chmodSync(join(root, bin), 0o755);
+for (const bin of ['dist/cli/emseg.js', 'dist/cli/emseg-export.js']) chmodSync(join(root, bin), 0o755);

@@ -642,7 +642,7 @@ describe('emseg-export: bad checkpoints and the CLI', () => {
     assert.deepEqual(readdirSync(work).filter((f) => f.startsWith('blocked.onnx.')), [], 'no temporary file left');
   });
 
-  const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'export/cli.ts', ...args], { cwd: new URL('../..', import.meta.url), encoding: 'utf8' });
+  const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'cli/emseg-export.ts', ...args], { cwd: new URL('../..', import.meta.url), encoding: 'utf8' });
 
   it('CLI: exports and prints a summary; a bad checkpoint gives the message without a stack trace and exit 1', () => {
     const out = join(work, 'cli.onnx');
