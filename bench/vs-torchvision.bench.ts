@@ -23,7 +23,7 @@
  * onnxruntime's and torch's OpenBLAS).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type * as tf from '@tensorflow/tfjs';
@@ -144,6 +144,32 @@ async function emsegRun(model: string, image: Float32Array): Promise<{ seconds: 
   return { seconds: median(total), inferenceSeconds: median(inference), detections };
 }
 
+/**
+ * Milliseconds onnxruntime spends in the image-scale convolutions (backbone, FPN, RPN: the top-level
+ * Conv / FusedConv / QLinearConv kernels; the RoI heads run inside the per-image Loop), from its
+ * profiler, median over 3 runs.
+ */
+async function imageScaleConvMs(model: string, image: Float32Array, dir: string): Promise<number> {
+  const prefix = join(dir, `profile-${process.pid}`);
+  const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'all', intraOpNumThreads: THREADS, interOpNumThreads: 1, enableProfiling: true, profileFilePrefix: prefix });
+  // The model contract's normalisation is the SDK's; for timing, the raw [0, 1] image does.
+  const feeds = { image: new ort.Tensor('float32', image, [1, 1, SIZE, SIZE]), image_size: new ort.Tensor('int64', BigInt64Array.from([BigInt(SIZE), BigInt(SIZE)]), [1, 2]) };
+  for (let i = 0; i < 4; i++) await session.run(feeds);
+  session.endProfiling();
+  await session.release();
+  const file = readdirSync(dir).filter((n) => n.startsWith(`profile-${process.pid}`)).map((n) => join(dir, n)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  const events = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+  rmSync(file);
+  // A run's kernel events come before its model_run event: sums[k] collects run k's.
+  let run = 0;
+  const sums = [0];
+  for (const e of events) {
+    if (e.name === 'model_run') sums[++run] = 0;
+    else if (e.cat === 'Node' && e.name.endsWith('_kernel_time') && !e.name.startsWith('img_') && /^(Conv|FusedConv|QLinearConv)$/.test(e.args?.op_name ?? '')) sums[run] += e.dur / 1000;
+  }
+  return median(sums.slice(1, 4)); // the first run is a warm-up
+}
+
 function torchvisionAvailable(): string | null {
   if (!existsSync(PYTHON)) return `${PYTHON} not found`;
   try {
@@ -220,6 +246,13 @@ export async function benchVsTorchvision(outDir: string): Promise<Record<string,
       row[`${p.name}.emseg.${variant}.gflops`] = +((2 * macs(e.detections)) / e.seconds / 1e9).toFixed(1);
     }
     row[`${p.name}.gmacs`] = +(macs(100) / 1e9).toFixed(1);
+    // The image-scale convolutions alone (backbone, FPN, RPN) against the matmul peak.
+    const m = detectorMacs(p.config, SIZE, SIZE, 0, 0);
+    for (const [variant, file] of variants) {
+      const ms = await imageScaleConvMs(file, image.data, dir);
+      row[`${p.name}.emseg.${variant}.imageConvMs`] = Math.round(ms);
+      row[`${p.name}.emseg.${variant}.imageConv.gflops`] = +((2 * (m.backbone + m.fpn + m.rpn)) / (ms / 1000) / 1e9).toFixed(1);
+    }
     if (!missing) {
       const t = torchvisionRun(p.torch, image.file);
       peaks.push(t.matmulGflops);

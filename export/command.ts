@@ -27,9 +27,10 @@ Options:
                            default: the checkpoint's test.refine, else 0)
   --fp16                   store weights as float16 (half the file; detections change slightly)
   --int8                   static int8 quantization (QDQ): int8 per-channel weights and uint8
-                           activations in the backbone, FPN and RPN convolutions, ranges calibrated
-                           on --calibrate images (percentile 99.999 of each activation, averaged
-                           over the images); heads, NMS and geometry stay float32. CHECKPOINT may
+                           activations in the backbone, FPN, RPN and mask-head convolutions, ranges
+                           calibrated on --calibrate images (percentile 99.999 of each activation,
+                           averaged over the images); box heads, predictors, NMS and geometry stay
+                           float32 (docs/model-format.md). CHECKPOINT may
                            then also be an exported .onnx model (fp32 or fp16), e.g. a zoo model
   --calibrate SPEC         calibration images for --int8: files, folders, globs or COCO .json
                            (their images); repeatable. Use images like the ones the model will see

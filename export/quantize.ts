@@ -1,7 +1,7 @@
 import { EmsegError } from '../core/errors.ts';
 import { type ActivationRange, DEFAULT_PERCENTILE, uint8Params } from '../core/quantization/activation-ranges.ts';
 import { readFloat16Tensor, storeWeightsAsFloat16 } from '../onnx/fp16.ts';
-import { attr, dataTypeCode, int64ToNumber, makeNode, makeTensor, onnx, readTensor, tensorValueInfo, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../onnx/index.ts';
+import { attr, dataTypeCode, encodeModel, int64ToNumber, makeNode, makeTensor, onnx, readTensor, tensorValueInfo, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../onnx/index.ts';
 
 /**
  * Static int8 quantization of an emseg model in ONNX's QDQ form (QuantizeLinear / DequantizeLinear
@@ -9,15 +9,16 @@ import { attr, dataTypeCode, int64ToNumber, makeNode, makeTensor, onnx, readTens
  * kernels, VNNI where the CPU has it) and any ONNX runtime can still run as written.
  *
  * What is quantized: the 3 x 3 and 1 x 1 convolutions of the backbone, the FPN and the RPN's shared
- * convolution, which hold most of the multiply-adds at image scale. Weights int8, per output
- * channel, symmetric (zero point 0, scale max|w| / 127); activations uint8, per tensor, asymmetric,
- * from calibrated ranges (core/quantization/activation-ranges.ts); biases int32 at scale
- * input scale x weight scale, as QLinearConv needs. What stays float: the stem (one input channel,
- * 1 % of the work, and the image's own precision), the RPN's objectness and box-delta layers, the
- * RoI heads inside the per-image Loop, and everything after them: proposals, NMS, box decoding,
- * masks, so that geometry and the exact in-graph NMS are unchanged. A convolution's output is
- * quantized after its ReLU when the ReLU is its only consumer (onnxruntime folds the ReLU into the
- * output range).
+ * convolution, and the mask head's 3 x 3 convolutions inside the per-image Loop: most of the
+ * multiply-adds. Weights int8, per output channel, symmetric (zero point 0, scale max|w| / 127);
+ * activations uint8, per tensor, asymmetric, from calibrated ranges
+ * (core/quantization/activation-ranges.ts); biases int32 at scale input scale x weight scale, as
+ * QLinearConv needs. What stays float: the stem (one input channel, 1 % of the work, and the
+ * image's own precision), the RPN's objectness and box-delta layers, the box heads' fully connected
+ * layers and predictors, the mask deconvolution and predictor, and everything after them:
+ * proposals, NMS, box decoding, masks, so that geometry and the exact in-graph NMS are unchanged. A
+ * convolution's output is quantized after its ReLU when the ReLU is its only consumer (onnxruntime
+ * folds the ReLU into the output range), except inside the Loop (see planScope).
  */
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -26,16 +27,28 @@ const FLOAT16 = onnx.TensorProto.DataType.FLOAT16;
 /** Weight names of the convolutions kept in float (score and box outputs). */
 const KEEP_FLOAT = /(^|\.)(objectness|deltas|cls_score|bbox_pred|rbox_pred|mask_predictor)\b/;
 
+/** One graph whose convolutions are quantized: the main graph or the per-image Loop's body. */
+export interface Int8Scope {
+  /** Index (in the main graph) of the Loop node whose body this is; null for the main graph. */
+  loop: number | null;
+  /** Conv nodes to quantize (indices into this scope's node list). */
+  convs: number[];
+  /** Tensors of this scope whose ranges calibration must provide. */
+  observe: string[];
+}
+
 export interface Int8Plan {
   /** The model with float16 weights widened to float32 (the form the rewrite works on). */
   model: ModelProto;
-  /** Top-level Conv nodes to quantize (indices into model.graph.node). */
-  convs: number[];
-  /** Tensors whose ranges calibration must provide, in graph order. */
+  scopes: Int8Scope[];
+  /** Names calibration observes (graph outputs of the observer model), over all scopes. */
   observe: string[];
   /** Initializers the input stored as float16: those left in float are stored so again. */
   float16: Set<string>;
 }
+
+/** A Loop body's tensor as an output of the observer model (a scan output of the Loop). */
+const observedName = (scope: Int8Scope, name: string): string => (scope.loop === null ? name : `${name}.observed`);
 
 function initializerMap(g: GraphProto): Map<string, TensorProto> {
   return new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
@@ -67,7 +80,7 @@ function widenFloat16(model: ModelProto, widenedNames: Set<string>): ModelProto 
   return { ...model, graph: { ...g, node: nodes, initializer } };
 }
 
-/** Consumers of each tensor in the top-level graph: [node index, input slot]. */
+/** Consumers of each tensor in one graph: [node index, input slot]. */
 function consumers(nodes: readonly NodeProto[]): Map<string, [number, number][]> {
   const m = new Map<string, [number, number][]>();
   nodes.forEach((n, i) => (n.input ?? []).forEach((name, slot) => {
@@ -77,11 +90,37 @@ function consumers(nodes: readonly NodeProto[]): Map<string, [number, number][]>
 }
 
 /** The tensor a convolution's output range is taken on: its ReLU's output when that is its only consumer. */
-function quantizedOutput(nodes: readonly NodeProto[], uses: Map<string, [number, number][]>, conv: NodeProto): { name: string; relu: number | null } {
+function quantizedOutput(nodes: readonly NodeProto[], uses: Map<string, [number, number][]>, conv: NodeProto): string {
   const y = conv.output![0];
   const u = uses.get(y) ?? [];
-  if (u.length === 1 && nodes[u[0][0]].opType === 'Relu') return { name: nodes[u[0][0]].output![0], relu: u[0][0] };
-  return { name: y, relu: null };
+  return u.length === 1 && nodes[u[0][0]].opType === 'Relu' ? nodes[u[0][0]].output![0] : y;
+}
+
+const loopBody = (n: NodeProto): GraphProto | undefined => (n.opType === 'Loop' ? n.attribute?.find((a) => a.name === 'body')?.g ?? undefined : undefined);
+
+/** The convolutions of one graph to quantize (weights: main-graph initializers) and the tensors to observe. */
+function planScope(nodes: readonly NodeProto[], inits: ReadonlyMap<string, TensorProto>, loop: number | null): Int8Scope {
+  const uses = consumers(nodes);
+  const scope: Int8Scope = { loop, convs: [], observe: [] };
+  const add = (name: string) => {
+    if (!scope.observe.includes(name)) scope.observe.push(name);
+  };
+  nodes.forEach((n, i) => {
+    if (n.opType !== 'Conv' || (n.input?.length ?? 0) < 2) return;
+    const w = inits.get(n.input![1]);
+    if (!w || w.dataType !== FLOAT || (w.dims ?? []).length !== 4 || KEEP_FLOAT.test(n.input![1])) return;
+    const group = int64ToNumber(n.attribute?.find((a) => a.name === 'group')?.i) || 1;
+    if (int64ToNumber(w.dims![1]) === 1 && group === 1) return; // the grey stem
+    // In the RoI heads only the mask head's 3 x 3 convolutions: the box head's layers are fully
+    // connected (Gemm; as Conv in older exports, one matrix-vector product per RoI either way).
+    if (loop !== null && int64ToNumber(w.dims![2]) !== 3) return;
+    scope.convs.push(i);
+    add(n.input![0]);
+    // In a Loop body, onnxruntime 1.30's extended optimisations fail on a ReLU folded into a
+    // QLinearConv ("two nodes with same node name"): there the output is quantized before the ReLU.
+    add(loop === null ? quantizedOutput(nodes, uses, n) : n.output![0]);
+  });
+  return scope;
 }
 
 /** What to quantize in `model` and which tensors to calibrate. */
@@ -92,48 +131,55 @@ export function planInt8(input: ModelProto, source = 'model'): Int8Plan {
   const g = model.graph!;
   const nodes = g.node ?? [];
   const inits = initializerMap(g);
-  if ((g.node ?? []).some((n) => n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear')) {
+  const all = [...nodes, ...nodes.flatMap((n) => loopBody(n)?.node ?? [])];
+  if (all.some((n) => n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear')) {
     throw new EmsegError('EMSEG_INVALID_ARGUMENT', `${source}: the model is quantized already`, { file: source });
   }
-  const uses = consumers(nodes);
-  const convs: number[] = [];
-  const observe: string[] = [];
-  const add = (name: string) => {
-    if (!observe.includes(name)) observe.push(name);
-  };
+  const scopes = [planScope(nodes, inits, null)];
   nodes.forEach((n, i) => {
-    if (n.opType !== 'Conv' || (n.input?.length ?? 0) < 2) return;
-    const w = inits.get(n.input![1]);
-    if (!w || w.dataType !== FLOAT || (w.dims ?? []).length !== 4 || KEEP_FLOAT.test(n.input![1])) return;
-    const group = int64ToNumber(n.attribute?.find((a) => a.name === 'group')?.i) || 1;
-    if (int64ToNumber(w.dims![1]) === 1 && group === 1) return; // the grey stem
-    convs.push(i);
-    add(n.input![0]);
-    add(quantizedOutput(nodes, uses, n).name);
+    const body = loopBody(n);
+    if (body) scopes.push(planScope(body.node ?? [], inits, i));
   });
-  if (convs.length === 0) throw new EmsegError('EMSEG_INVALID_ARGUMENT', `${source}: no convolution with float32 weights to quantize (not an emseg detector?)`, { file: source });
-  return { model, convs, observe, float16 };
+  const used = scopes.filter((s) => s.convs.length > 0);
+  if (used.length === 0) throw new EmsegError('EMSEG_INVALID_ARGUMENT', `${source}: no convolution with float32 weights to quantize (not an emseg detector?)`, { file: source });
+  return { model, scopes: used, observe: used.flatMap((s) => s.observe.map((name) => observedName(s, name))), float16 };
 }
 
-/** The plan's model with every observed tensor also a graph output, for calibration runs. */
+/** Convolutions the plan quantizes, over all scopes. */
+export const plannedConvolutions = (plan: Int8Plan): number => plan.scopes.reduce((n, s) => n + s.convs.length, 0);
+
+const deepCopy = (m: ModelProto): ModelProto => onnx.ModelProto.decode(onnx.ModelProto.encode(onnx.ModelProto.fromObject(m)).finish());
+
+/**
+ * The plan's model with every observed tensor also a graph output, for calibration runs: a Loop
+ * body's tensors leave the body as extra scan outputs (one image per run: one iteration).
+ */
 export function observerModel(plan: Int8Plan): ModelProto {
-  const g = plan.model.graph!;
-  return { ...plan.model, graph: { ...g, output: [...(g.output ?? []), ...plan.observe.map((name) => tensorValueInfo(name, 'float32'))] } };
+  const model = deepCopy(plan.model);
+  const g = model.graph!;
+  const extra: string[] = [];
+  for (const scope of plan.scopes) {
+    if (scope.loop !== null) {
+      const loop = g.node![scope.loop];
+      const body = loopBody(loop)!;
+      body.output = [...(body.output ?? []), ...scope.observe.map((name) => tensorValueInfo(name, 'float32'))];
+      loop.output = [...(loop.output ?? []), ...scope.observe.map((name) => observedName(scope, name))];
+    }
+    extra.push(...scope.observe.map((name) => observedName(scope, name)));
+  }
+  g.output = [...(g.output ?? []), ...extra.map((name) => tensorValueInfo(name, 'float32'))];
+  return model;
 }
 
 /** Replace every use of tensor `from` by `to`, in the graph and in the subgraphs that read it from outer scope, except in `skip`. */
-function renameUses(g: GraphProto, from: string, to: string, skip: ReadonlySet<NodeProto>): void {
-  const visit = (nodes: readonly NodeProto[]) => {
-    for (const n of nodes) {
-      if (skip.has(n)) continue;
-      n.input = (n.input ?? []).map((x) => (x === from ? to : x));
-      for (const a of n.attribute ?? []) {
-        if (a.g) visit(a.g.node ?? []);
-        for (const sub of a.graphs ?? []) visit(sub.node ?? []);
-      }
+function renameUses(nodes: readonly NodeProto[], from: string, to: string): void {
+  for (const n of nodes) {
+    n.input = (n.input ?? []).map((x) => (x === from ? to : x));
+    for (const a of n.attribute ?? []) {
+      if (a.g) renameUses(a.g.node ?? [], from, to);
+      for (const sub of a.graphs ?? []) renameUses(sub.node ?? [], from, to);
     }
-  };
-  visit(g.node ?? []);
+  }
 }
 
 /** int8 per-output-channel symmetric weights of an OIHW float32 tensor. */
@@ -159,78 +205,65 @@ export interface Int8Options {
 }
 
 /**
- * The QDQ model: plan + calibrated ranges of every observed tensor. Throws when a range is missing
- * (calibration never reached that tensor).
+ * One scope's rewrite: Q/DQ pairs after each observed tensor (every reader switched to the
+ * dequantized copy), int8 weights and int32 biases behind DequantizeLinear nodes in the same graph
+ * (onnxruntime fuses only within a graph), each new node placed right after its input's producer.
+ * New initializers go to `newInits` (the main graph's; bodies read them from outer scope).
  */
-export function applyInt8(plan: Int8Plan, ranges: ReadonlyMap<string, ActivationRange>, options: Int8Options, source = 'model'): ModelProto {
-  // A deep copy (the plan keeps the float model): encode and decode.
-  const model = onnx.ModelProto.decode(onnx.ModelProto.encode(onnx.ModelProto.fromObject(plan.model)).finish());
-  const g = model.graph!;
-  const nodes = g.node!;
-  const inits = initializerMap(g);
-  const newInits: TensorProto[] = [];
+function rewriteScope(scope: Int8Scope, nodes: NodeProto[], original: readonly NodeProto[], inits: ReadonlyMap<string, TensorProto>, ranges: ReadonlyMap<string, ActivationRange>, newInits: TensorProto[], source: string): NodeProto[] {
+  const tag = scope.loop === null ? '' : `.loop${scope.loop}`;
   const qdqNodes: NodeProto[] = [];
-  const qdqAfter = new Map<string, string>(); // tensor -> its dequantized copy
   const actParams = new Map<string, { scale: number; zeroPoint: number }>();
-  for (const name of plan.observe) {
-    const r = ranges.get(name);
+  for (const name of scope.observe) {
+    const r = ranges.get(observedName(scope, name));
     if (!r || !Number.isFinite(r.lo) || !Number.isFinite(r.hi)) throw new EmsegError('EMSEG_INVALID_ARGUMENT', `${source}: calibration gave no range for ${name} (no calibration image reached it)`, { file: source });
-    actParams.set(name, uint8Params(r));
-  }
-  // Activations: x -> QuantizeLinear -> DequantizeLinear -> every former consumer of x.
-  const skip = new Set<NodeProto>();
-  for (const name of plan.observe) {
-    const p = actParams.get(name)!;
+    const p = uint8Params(r);
+    actParams.set(name, p);
     newInits.push(makeTensor(`${name}.q_scale`, 'float32', [], [p.scale]), makeTensor(`${name}.q_zero`, 'uint8', [], [p.zeroPoint]));
-    const q = makeNode('QuantizeLinear', [name, `${name}.q_scale`, `${name}.q_zero`], [`${name}.q`], { name: `${name}.quantize` });
-    const dq = makeNode('DequantizeLinear', [`${name}.q`, `${name}.q_scale`, `${name}.q_zero`], [`${name}.dq`], { name: `${name}.dequantize` });
-    skip.add(q);
-    renameUses(g, name, `${name}.dq`, skip);
-    qdqNodes.push(q, dq);
-    qdqAfter.set(name, `${name}.dq`);
+    renameUses(nodes, name, `${name}.dq`);
+    qdqNodes.push(
+      makeNode('QuantizeLinear', [name, `${name}.q_scale`, `${name}.q_zero`], [`${name}.q`], { name: `${name}.quantize` }),
+      makeNode('DequantizeLinear', [`${name}.q`, `${name}.q_scale`, `${name}.q_zero`], [`${name}.dq`], { name: `${name}.dequantize` }),
+    );
   }
-  // Weights (once per initializer: the RPN convolution is shared by the levels) and biases (per node:
-  // their scale depends on the input's).
   const weightDq = new Map<string, { name: string; scales: Float32Array }>();
-  for (const i of plan.convs) {
-    const conv = nodes[i];
-    const [x, wName, bName] = plan.model.graph!.node![i].input!;
+  for (const i of scope.convs) {
+    const [x, wName, bName] = original[i].input!;
     let w = weightDq.get(wName);
     if (!w) {
       const { q, scales, dims } = quantizeWeights(inits.get(wName)!);
-      newInits.push(makeTensor(`${wName}.q`, 'int8', dims, q), makeTensor(`${wName}.w_scale`, 'float32', [dims[0]], scales), makeTensor(`${wName}.w_zero`, 'int8', [dims[0]], new Int8Array(dims[0])));
-      qdqNodes.push(makeNode('DequantizeLinear', [`${wName}.q`, `${wName}.w_scale`, `${wName}.w_zero`], [`${wName}.dq`], { name: `${wName}.dequantize`, attributes: [attr.int('axis', 0)] }));
-      w = { name: `${wName}.dq`, scales };
+      if (!newInits.some((t) => t.name === `${wName}.q`)) {
+        newInits.push(makeTensor(`${wName}.q`, 'int8', dims, q), makeTensor(`${wName}.w_scale`, 'float32', [dims[0]], scales), makeTensor(`${wName}.w_zero`, 'int8', [dims[0]], new Int8Array(dims[0])));
+      }
+      qdqNodes.push(makeNode('DequantizeLinear', [`${wName}.q`, `${wName}.w_scale`, `${wName}.w_zero`], [`${wName}${tag}.dq`], { name: `${wName}${tag}.dequantize`, attributes: [attr.int('axis', 0)] }));
+      w = { name: `${wName}${tag}.dq`, scales };
       weightDq.set(wName, w);
     }
-    const inputs = [qdqAfter.get(x)!, w.name];
+    const inputs = [`${x}.dq`, w.name];
     if (bName) {
       const bias = readTensor(inits.get(bName)!).values;
-      const sx = actParams.get(x)!.scale;
-      const bs = Float32Array.from(w.scales, (s) => s * sx);
+      const bs = Float32Array.from(w.scales, (s) => s * actParams.get(x)!.scale);
       const bq = Int32Array.from(bias, (b, c) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(b / bs[c]))));
-      const tag = `${bName}.n${i}`;
-      newInits.push(makeTensor(`${tag}.q`, 'int32', [bq.length], bq), makeTensor(`${tag}.b_scale`, 'float32', [bq.length], bs), makeTensor(`${tag}.b_zero`, 'int32', [bq.length], new Int32Array(bq.length)));
-      qdqNodes.push(makeNode('DequantizeLinear', [`${tag}.q`, `${tag}.b_scale`, `${tag}.b_zero`], [`${tag}.dq`], { name: `${tag}.dequantize`, attributes: [attr.int('axis', 0)] }));
-      inputs.push(`${tag}.dq`);
+      const b = `${bName}${tag}.n${i}`;
+      newInits.push(makeTensor(`${b}.q`, 'int32', [bq.length], bq), makeTensor(`${b}.b_scale`, 'float32', [bq.length], bs), makeTensor(`${b}.b_zero`, 'int32', [bq.length], new Int32Array(bq.length)));
+      qdqNodes.push(makeNode('DequantizeLinear', [`${b}.q`, `${b}.b_scale`, `${b}.b_zero`], [`${b}.dq`], { name: `${b}.dequantize`, attributes: [attr.int('axis', 0)] }));
+      inputs.push(`${b}.dq`);
     }
-    conv.input = inputs;
+    nodes[i].input = inputs;
   }
-  // Place each Q/DQ right after its input is produced: weights' and biases' first, then the rest in
-  // graph order (ONNX wants nodes topologically sorted).
+  // Placement: each Q right after its input's producer and its DQ right after it; weight and bias
+  // DQs (inputs are initializers) first (ONNX wants nodes topologically sorted).
   const produced = new Map<string, number>();
   nodes.forEach((n, i) => (n.output ?? []).forEach((o) => produced.set(o, i)));
+  const qOutputs = new Set(qdqNodes.filter((n) => n.opType === 'QuantizeLinear').map((n) => n.output![0]));
   const after = new Map<number, NodeProto[]>();
   const head: NodeProto[] = [];
-  const qOutputs = new Set(qdqNodes.filter((n) => n.opType === 'QuantizeLinear').map((n) => n.output![0]));
   for (const n of qdqNodes) {
-    const src = n.input![0];
-    if (qOutputs.has(src)) continue; // an activation's DequantizeLinear: placed right after its Quantize below
-    const at = produced.get(src);
+    if (qOutputs.has(n.input![0])) continue; // an activation's DequantizeLinear: placed right after its Quantize below
+    const at = produced.get(n.input![0]);
     if (at === undefined) head.push(n);
     else after.set(at, [...(after.get(at) ?? []), n]);
   }
-  // A DequantizeLinear placed after its Quantize: Q nodes follow the producer, DQ follow Q.
   const ordered: NodeProto[] = [];
   const place = (list: readonly NodeProto[]) => {
     for (const q of list) {
@@ -244,7 +277,29 @@ export function applyInt8(plan: Int8Plan, ranges: ReadonlyMap<string, Activation
     ordered.push(n);
     place(after.get(i) ?? []);
   });
-  // Unused float weights and biases go (they live on only as their quantized copies).
+  return ordered;
+}
+
+/**
+ * The QDQ model: plan + calibrated ranges of every observed tensor. Throws when a range is missing
+ * (calibration never reached that tensor).
+ */
+export function applyInt8(plan: Int8Plan, ranges: ReadonlyMap<string, ActivationRange>, options: Int8Options, source = 'model'): ModelProto {
+  const model = deepCopy(plan.model);
+  const g = model.graph!;
+  const inits = initializerMap(g);
+  const newInits: TensorProto[] = [];
+  // Bodies first: the main graph's rewrite renames tensors that bodies read from outer scope, and
+  // a body's node indices must still be the plan's.
+  for (const scope of [...plan.scopes].sort((a, b) => (a.loop === null ? 1 : 0) - (b.loop === null ? 1 : 0))) {
+    if (scope.loop === null) {
+      g.node = rewriteScope(scope, g.node!, plan.model.graph!.node!, inits, ranges, newInits, source);
+    } else {
+      const body = loopBody(g.node![scope.loop])!;
+      body.node = rewriteScope(scope, body.node!, loopBody(plan.model.graph!.node![scope.loop])!.node!, inits, ranges, newInits, source);
+    }
+  }
+  // Float weights and biases that now live on only as quantized copies go.
   const stillUsed = new Set<string>();
   const collect = (ns: readonly NodeProto[]) => {
     for (const n of ns) {
@@ -255,18 +310,19 @@ export function applyInt8(plan: Int8Plan, ranges: ReadonlyMap<string, Activation
       }
     }
   };
-  collect(ordered);
+  collect(g.node!);
   const kept = [...(g.initializer ?? []).filter((t) => stillUsed.has(t.name ?? '')), ...newInits];
-  const half = storeWeightsAsFloat16(kept, ordered, (name) => plan.float16.has(name));
+  const half = storeWeightsAsFloat16(kept, g.node!, (name) => plan.float16.has(name));
   g.node = half.nodes;
   g.initializer = half.initializers;
   const percentile = options.calibration.percentile ?? DEFAULT_PERCENTILE;
+  const where = plan.scopes.map((s) => `${s.convs.length} ${s.loop === null ? 'at image scale (backbone, FPN, RPN)' : 'in the RoI heads'}`).join(', ');
   const note = JSON.stringify({
     format: 'qdq',
     weights: 'int8, per output channel, symmetric',
     activations: 'uint8, per tensor, asymmetric',
     calibration: { method: 'percentile', percentile, images: options.calibration.images },
-    quantized: `${plan.convs.length} convolutions (backbone, FPN, RPN); stem, heads, NMS and geometry in float32`,
+    quantized: `${plannedConvolutions(plan)} convolutions: ${where}; stem, predictors, fully connected layers, NMS and geometry in float32`,
   });
   model.metadataProps = [...(model.metadataProps ?? []).filter((p) => p.key !== QUANTIZATION_KEY), { key: QUANTIZATION_KEY, value: note }];
   return model;
@@ -284,6 +340,6 @@ export type Calibrator = (observerModel: Uint8Array, source: string, observe: re
 /** A float model (fp32 or fp16 weights) -> its int8 QDQ form, calibrated by `calibrate`. */
 export async function quantizeModel(model: ModelProto, calibrate: Calibrator, source = 'model', percentile = DEFAULT_PERCENTILE): Promise<{ model: ModelProto; convolutions: number; images: number }> {
   const plan = planInt8(model, source);
-  const { ranges, images } = await calibrate(onnx.ModelProto.encode(onnx.ModelProto.fromObject(observerModel(plan))).finish(), source, plan.observe);
-  return { model: applyInt8(plan, ranges, { calibration: { images, percentile } }, source), convolutions: plan.convs.length, images };
+  const { ranges, images } = await calibrate(encodeModel(observerModel(plan)), source, plan.observe);
+  return { model: applyInt8(plan, ranges, { calibration: { images, percentile } }, source), convolutions: plannedConvolutions(plan), images };
 }

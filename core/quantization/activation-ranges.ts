@@ -59,8 +59,9 @@ export class ActivationRanges {
     if (!(percentile > 50 && percentile <= 100)) throw new RangeError(`percentile must be in (50, 100], got ${percentile}`);
   }
 
-  /** One run's values of tensor `name` (NaN and infinities are not counted). */
+  /** One run's values of tensor `name` (NaN and infinities are not counted; an empty run is not a run). */
   observe(name: string, values: Float32Array): void {
+    if (values.length === 0) return; // e.g. RoI features of an image without proposals
     const q = this.percentile / 100;
     const s = this.sums.get(name) ?? { lo: 0, hi: 0, runs: 0 };
     s.lo -= signedQuantile(values, -1, q);

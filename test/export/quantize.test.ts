@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { ActivationRanges, uint8Params } from '../../core/quantization/activation-ranges.ts';
 import { boxIoUXYXY } from '../../core/geometry/box-iou.ts';
 import { exportCommand } from '../../export/command.ts';
-import { QUANTIZATION_KEY, applyInt8, planInt8, quantizeModel } from '../../export/quantize.ts';
+import { QUANTIZATION_KEY, applyInt8, planInt8, plannedConvolutions, quantizeModel } from '../../export/quantize.ts';
 import { decodeModel, encodeModel, readTensor, type ModelProto } from '../../onnx/index.ts';
 import { calibrateActivations } from '../../sdk-node/calibrate.ts';
 import { Detector } from '../../sdk-node/detector.ts';
@@ -65,15 +65,21 @@ describe('activation ranges (percentile calibration)', () => {
 });
 
 describe('emseg-export --int8 (QDQ)', () => {
-  it('quantizes the backbone, FPN and RPN convolutions and keeps the stem, predictors and heads in float', () => {
-    const nodes = int8.graph!.node!;
-    const convs = nodes.filter((n) => n.opType === 'Conv');
-    const quantized = convs.filter((n) => n.input!.every((x, i) => i === 0 ? x.endsWith('.dq') : x.endsWith('.dq')));
-    assert.equal(quantized.length, planInt8(float).convs.length);
-    assert.ok(quantized.length >= 28, `${quantized.length} quantized convolutions`);
+  it('quantizes the backbone, FPN, RPN and mask-head convolutions and keeps the stem, predictors and fully connected layers in float', () => {
+    const main = int8.graph!.node!;
+    const body = main.find((n) => n.opType === 'Loop')!.attribute!.find((a) => a.name === 'body')!.g!.node!;
+    const isQuantized = (n: (typeof main)[number]) => n.input!.every((x) => x.endsWith('.dq'));
+    const convs = [...main, ...body].filter((n) => n.opType === 'Conv');
+    const quantized = convs.filter(isQuantized);
+    assert.equal(quantized.length, plannedConvolutions(planInt8(float)));
+    assert.ok(main.filter((n) => n.opType === 'Conv' && isQuantized(n)).length >= 28, 'backbone, FPN, RPN');
+    assert.deepEqual(body.filter((n) => n.opType === 'Conv' && isQuantized(n)).map((n) => n.input![1].replace(/\.loop\d+\.dq$/, '')), [1, 2, 3, 4].map((k) => `roi_heads.mask_fcn${k}.weight`));
     const floatConvs = convs.filter((n) => !quantized.includes(n)).map((n) => n.input![1]);
     assert.ok(floatConvs.includes('backbone.stem.conv.weight'));
     assert.ok(floatConvs.some((w) => w.includes('objectness')) && floatConvs.some((w) => w.includes('deltas')));
+    assert.ok(floatConvs.includes('roi_heads.fc1.weight') && floatConvs.includes('roi_heads.mask_predictor.weight'));
+    // One Q/DQ pair per observed tensor; every quantized convolution reads dequantized int8.
+    assert.equal(main.filter((n) => n.opType === 'QuantizeLinear').length + body.filter((n) => n.opType === 'QuantizeLinear').length, planInt8(float).observe.length);
     // Quantized weights are int8 with one scale per output channel; no float copy of them is left.
     const inits = new Map(int8.graph!.initializer!.map((t) => [t.name, t]));
     const w = readTensor(inits.get('backbone.res3.0.conv1.weight.q')!);
@@ -81,7 +87,7 @@ describe('emseg-export --int8 (QDQ)', () => {
     assert.equal(readTensor(inits.get('backbone.res3.0.conv1.weight.w_scale')!).values.length, w.dims[0]);
     assert.ok(Math.max(...w.values.map(Math.abs)) === 127, 'symmetric: the largest weight of some channel is 127');
     assert.ok(!inits.has('backbone.res3.0.conv1.weight') && !inits.has('backbone.res3.0.conv1.weight.fp16'));
-    // Heads inside the per-image Loop are untouched and keep their float16 storage.
+    // Layers left in float keep their float16 storage.
     assert.ok(inits.has('roi_heads.fc1.weight.fp16'));
     const note = JSON.parse(int8.metadataProps!.find((p) => p.key === QUANTIZATION_KEY)!.value!);
     assert.equal(note.calibration.images, 2);
