@@ -57,7 +57,12 @@ describe('imports run one way between folders', () => {
     const keys = [...(folderGraph(root) as Map<string, string[]>).keys()];
     assert.ok(keys.includes('training -> model') && keys.includes('export -> onnx'), keys.join(', '));
     assert.equal(findCycle(keys), null);
-    assert.deepEqual(findCycle([...keys, 'model -> training']), ['training', 'model', 'training']);
+    // The cycle is reported from wherever the search entered it (the folder order files are listed in).
+    const cycle = findCycle([...keys, 'model -> training']) as string[] | null;
+    assert.ok(cycle, 'a back-edge makes a cycle');
+    assert.equal(cycle.length, 3);
+    assert.equal(cycle[0], cycle[2]);
+    assert.deepEqual(new Set(cycle), new Set(['model', 'training']));
     const r = spawnSync(process.execPath, [join(root, 'scripts/import-graph.mjs'), '--check'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout);
   });
