@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { encodeTiff } from '../../core/formats/tiff-write.ts';
 import { toCocoRle } from '../../core/mask/coco-segmentation.ts';
 import { encodeMask } from '../../core/mask/rle.ts';
+import { type TiffPage, type TiffTag, buildTiff } from '../helpers/tiff-builder.ts';
 
 /**
  * Small, valid files of every format, generated, for the fuzz targets' seed corpora beside the real
@@ -23,71 +24,7 @@ function ramp(n: number, max: number): number[] {
 // TIFF: emseg's writer, and a hand layout for what it does not write
 // ---------------------------------------------------------------------------------------------
 
-interface TiffTag {
-  tag: number;
-  type: number;
-  values: number[] | string | ((dataAt: number) => number[]);
-}
-
-const TIFF_TYPE_SIZE: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 12: 8, 16: 8 };
-
-/** A TIFF of `pages`, each its own tags and data block; `le` byte order, `big` BigTIFF. */
-export function buildTiff(pages: { tags: TiffTag[]; data: Uint8Array }[], { le = true, big = false } = {}): Uint8Array {
-  const buf = new Uint8Array(1 << 17);
-  const v = new DataView(buf.buffer);
-  const put = (at: number, type: number, x: number): void => {
-    if (type === 1 || type === 2) v.setUint8(at, x);
-    else if (type === 3) v.setUint16(at, x, le);
-    else if (type === 4) v.setUint32(at, x, le);
-    else if (type === 5) { v.setUint32(at, x, le); v.setUint32(at + 4, 1, le); }
-    else if (type === 12) v.setFloat64(at, x, le);
-    else if (type === 16) v.setBigUint64(at, BigInt(x), le);
-  };
-  const putOffset = (at: number, x: number): void => (big ? v.setBigUint64(at, BigInt(x), le) : v.setUint32(at, x, le));
-  buf.set(le ? [0x49, 0x49] : [0x4d, 0x4d]);
-  v.setUint16(2, big ? 43 : 42, le);
-  if (big) {
-    v.setUint16(4, 8, le);
-    v.setUint16(6, 0, le);
-  }
-  let cur = big ? 16 : 8;
-  let prevNext = big ? 8 : 4;
-  for (const page of pages) {
-    const dataAt = cur;
-    buf.set(page.data, dataAt);
-    cur += page.data.length + (page.data.length % 2);
-    const ifdAt = cur;
-    putOffset(prevNext, ifdAt);
-    const tags = [...page.tags].sort((a, b) => a.tag - b.tag);
-    const entry = big ? 20 : 12;
-    if (big) v.setBigUint64(ifdAt, BigInt(tags.length), le);
-    else v.setUint16(ifdAt, tags.length, le);
-    const first = ifdAt + (big ? 8 : 2);
-    let extra = first + tags.length * entry + (big ? 8 : 4);
-    tags.forEach((t, i) => {
-      const at = first + i * entry;
-      const values = typeof t.values === 'function' ? t.values(dataAt) : typeof t.values === 'string' ? [...t.values, '\0'].map((c) => c.charCodeAt(0)) : t.values;
-      v.setUint16(at, t.tag, le);
-      v.setUint16(at + 2, t.type, le);
-      if (big) v.setBigUint64(at + 4, BigInt(values.length), le);
-      else v.setUint32(at + 4, values.length, le);
-      const size = TIFF_TYPE_SIZE[t.type] * values.length;
-      const inline = big ? 8 : 4;
-      let valueAt = at + (big ? 12 : 8);
-      if (size > inline) {
-        putOffset(valueAt, extra);
-        valueAt = extra;
-        extra += size + (size % 2);
-      }
-      values.forEach((x, k) => put(valueAt + k * TIFF_TYPE_SIZE[t.type], t.type, x));
-    });
-    prevNext = first + tags.length * entry;
-    cur = extra;
-  }
-  return buf.slice(0, cur);
-}
-
-function greyPage(width: number, height: number, bits: 8 | 16, opts: { le?: boolean; rowsPerStrip?: number; tile?: number; description?: string } = {}): { tags: TiffTag[]; data: Uint8Array } {
+function greyPage(width: number, height: number, bits: 8 | 16, opts: { le?: boolean; rowsPerStrip?: number; tile?: number; description?: string } = {}): TiffPage {
   const bpp = bits / 8;
   const le = opts.le ?? true;
   const px = ramp(width * height, bits === 8 ? 255 : 65535);
@@ -98,8 +35,8 @@ function greyPage(width: number, height: number, bits: 8 | 16, opts: { le?: bool
     { tag: 259, type: 3, values: [1] },
     { tag: 262, type: 3, values: [1] },
     { tag: 277, type: 3, values: [1] },
-    { tag: 282, type: 5, values: [300] },
-    { tag: 283, type: 5, values: [300] },
+    { tag: 282, type: 5, values: [300, 1] },
+    { tag: 283, type: 5, values: [300, 1] },
     { tag: 296, type: 3, values: [3] },
   ];
   if (opts.description) tags.push({ tag: 270, type: 2, values: opts.description });

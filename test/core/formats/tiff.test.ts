@@ -3,94 +3,13 @@ import { describe, it } from 'node:test';
 import { toNanometres } from '../../../core/formats/limits.ts';
 import { isTiff, readTiffInfo, readTiffPixels } from '../../../core/formats/tiff.ts';
 import { encodeTiff } from '../../../core/formats/tiff-write.ts';
+import { type TiffPage, type TiffTag, buildTiff } from '../../helpers/tiff-builder.ts';
 import { closeRel, expectEmsegError, loadFormatFile, manifestEntries, pixelStats } from '../../helpers/em-formats.ts';
 
 const tiffEntries = manifestEntries((f) => f.file.startsWith('tiff/'));
 
-// --- a tiny hand-built TIFF writer for cases emseg's own writer never produces -------------------
-
-type Value = number[] | string | ((dataAt: number) => number[]);
-interface Tag {
-  tag: number;
-  type: number;
-  values: Value;
-}
-interface Page {
-  tags: Tag[];
-  data: Uint8Array;
-}
-const SIZES: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 12: 8, 16: 8 };
-
-function buildTiff(pages: Page[], { le = true, big = false } = {}): Uint8Array {
-  const buf = new Uint8Array(1 << 16);
-  const v = new DataView(buf.buffer);
-  let cur = big ? 16 : 8;
-  const put = (at: number, type: number, x: number): void => {
-    if (type === 1 || type === 2) v.setUint8(at, x);
-    else if (type === 3) v.setUint16(at, x, le);
-    else if (type === 4) v.setUint32(at, x, le);
-    else if (type === 12) v.setFloat64(at, x, le);
-    else if (type === 16) v.setBigUint64(at, BigInt(x), le);
-  };
-  const putOffset = (at: number, x: number): void => (big ? v.setBigUint64(at, BigInt(x), le) : v.setUint32(at, x, le));
-  buf.set(le ? [0x49, 0x49] : [0x4d, 0x4d]);
-  v.setUint16(2, big ? 43 : 42, le);
-  if (big) {
-    v.setUint16(4, 8, le);
-    v.setUint16(6, 0, le);
-  }
-  let prevNext = big ? 8 : 4;
-  for (const page of pages) {
-    const dataAt = cur;
-    buf.set(page.data, cur);
-    cur += page.data.length + (page.data.length % 2);
-    const tags = [...page.tags].sort((a, b) => a.tag - b.tag);
-    const encoded = tags.map((t) => {
-      const vals = typeof t.values === 'function' ? t.values(dataAt) : t.values;
-      const raw = typeof vals === 'string' ? [...vals, '\0'].map((c) => c.charCodeAt(0)) : vals;
-      const count = t.type === 5 ? raw.length / 2 : raw.length;
-      return { ...t, raw, count, bytes: count * SIZES[t.type] };
-    });
-    const inline = big ? 8 : 4;
-    const valueAt = new Map<number, number>();
-    encoded.forEach((e, i) => {
-      if (e.bytes > inline) {
-        valueAt.set(i, cur);
-        const size = e.type === 5 ? 4 : SIZES[e.type];
-        e.raw.forEach((x, k) => put(cur + k * size, e.type === 5 ? 4 : e.type, x));
-        cur += e.bytes + (e.bytes % 2);
-      }
-    });
-    const ifdAt = cur;
-    putOffset(prevNext, ifdAt);
-    const entrySize = big ? 20 : 12;
-    if (big) v.setBigUint64(cur, BigInt(encoded.length), le);
-    else v.setUint16(cur, encoded.length, le);
-    cur += big ? 8 : 2;
-    encoded.forEach((e, i) => {
-      const at = cur + i * entrySize;
-      v.setUint16(at, e.tag, le);
-      v.setUint16(at + 2, e.type, le);
-      if (big) v.setBigUint64(at + 4, BigInt(e.count), le);
-      else v.setUint32(at + 4, e.count, le);
-      const field = at + (big ? 12 : 8);
-      const where = valueAt.get(i);
-      if (where !== undefined) putOffset(field, where);
-      else {
-        const size = e.type === 5 ? 4 : SIZES[e.type];
-        e.raw.forEach((x, k) => put(field + k * size, e.type === 5 ? 4 : e.type, x));
-      }
-    });
-    cur += encoded.length * entrySize;
-    prevNext = cur;
-    putOffset(cur, 0);
-    cur += big ? 8 : 4;
-  }
-  return buf.slice(0, cur);
-}
-
 /** A single-strip 8-bit `w` x `h` page, plus extra tags. */
-function page8(w: number, h: number, extra: Tag[] = [], data?: Uint8Array): Page {
+function page8(w: number, h: number, extra: TiffTag[] = [], data?: Uint8Array): TiffPage {
   const pixels = data ?? Uint8Array.from({ length: w * h }, (_, i) => (i * 7) % 251);
   return {
     data: pixels,
@@ -221,7 +140,7 @@ describe('TIFF reader: layouts', () => {
     const values = Array.from({ length: w * h }, (_, i) => 1000 * i + 7);
     const data = new Uint8Array(w * h * 2);
     values.forEach((x, i) => new DataView(data.buffer).setUint16(2 * i, x, false));
-    const strips: Page = {
+    const strips: TiffPage = {
       data,
       tags: [
         { tag: 256, type: 3, values: [w] }, { tag: 257, type: 3, values: [h] }, { tag: 258, type: 3, values: [16] },
@@ -246,7 +165,7 @@ describe('TIFF reader: layouts', () => {
         }
       }
     }
-    const tiled: Page = {
+    const tiled: TiffPage = {
       data: tiles,
       tags: [
         { tag: 256, type: 3, values: [w] }, { tag: 257, type: 3, values: [h] }, { tag: 258, type: 3, values: [16] },
@@ -279,12 +198,12 @@ describe('TIFF reader: layouts', () => {
   });
 
   it('generic XResolution only when plausible as a microscope calibration', () => {
-    const res = (unit: number, num: number, den: number): Tag[] => [
+    const res = (unit: number, num: number, den: number): TiffTag[] => [
       { tag: 282, type: 5, values: [num, den] },
       { tag: 283, type: 5, values: [num, den] },
       { tag: 296, type: 3, values: [unit] },
     ];
-    const info = (tags: Tag[]) => readTiffInfo(buildTiff([page8(2, 2, tags)]), { name: 'res.tif' });
+    const info = (tags: TiffTag[]) => readTiffInfo(buildTiff([page8(2, 2, tags)]), { name: 'res.tif' });
     // 1e5 pixels per cm = 100 nm pixels: accepted, stated in cm.
     const cm = info(res(3, 100000, 1));
     assert.equal(cm.source, 'resolution');
