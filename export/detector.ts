@@ -26,9 +26,9 @@ import {
   makeGraph,
   makeModel,
   makeNode,
+  renameInputs,
   tensorValueInfo,
   type ModelProto,
-  type NodeProto,
   type TensorProto,
   type ValueInfoProto,
 } from '../onnx/index.ts';
@@ -147,17 +147,6 @@ export function detectorMetadata(source: DetectorSource, o: DetectorOptions, r: 
       rpn: { preNmsTopK: c.rpn.preNmsTopKTest, postNmsTopK: c.rpn.postNmsTopKTest, nmsThreshold: c.rpn.nmsThreshold },
     }),
   };
-}
-
-/**
- * Rename values in nodes (inputs only; recursing into subgraphs): used to give the box-head
- * initializers, emitted through the Loop body's builder, their plain parameter names.
- */
-function renameInputs(nodes: NodeProto[], rename: Map<string, string>): void {
-  for (const n of nodes) {
-    n.input = (n.input ?? []).map((v) => rename.get(v) ?? v);
-    for (const a of n.attribute ?? []) if (a.g?.node) renameInputs(a.g.node, rename);
-  }
 }
 
 /** Build the ONNX model (no I/O). */

@@ -1,4 +1,4 @@
-import { elementTypeOfCode, int64ToNumber, onnx, type ModelProto, type NodeProto, type ValueInfoProto } from '../onnx/index.ts';
+import { elementTypeOfCode, forEachNode, int64ToNumber, onnx, type ModelProto, type NodeProto, type ValueInfoProto } from '../onnx/index.ts';
 
 /** What an exported model declares and contains, for the exporter's printed summary and tests. */
 export interface ModelSummary {
@@ -21,11 +21,10 @@ function describeValue(v: ValueInfoProto): string {
 }
 
 function countOps(nodes: readonly NodeProto[], into: Record<string, number>): void {
-  for (const n of nodes) {
+  forEachNode(nodes, (n) => {
     const key = n.domain ? `${n.domain}::${n.opType}` : (n.opType ?? '?');
     into[key] = (into[key] ?? 0) + 1;
-    for (const a of n.attribute ?? []) if (a.g?.node) countOps(a.g.node, into);
-  }
+  });
 }
 
 export function summarizeModel(model: ModelProto): ModelSummary {

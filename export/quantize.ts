@@ -1,7 +1,7 @@
 import { EmsegError } from '../core/errors.ts';
 import { type ActivationRange, DEFAULT_PERCENTILE, uint8Params } from '../core/quantization/activation-ranges.ts';
 import { readFloat16Tensor, storeWeightsAsFloat16 } from '../onnx/fp16.ts';
-import { attr, dataTypeCode, encodeModel, int64ToNumber, makeNode, makeTensor, onnx, readTensor, tensorValueInfo, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../onnx/index.ts';
+import { attr, dataTypeCode, encodeModel, forEachNode, int64ToNumber, makeNode, renameInputs, makeTensor, onnx, readTensor, tensorValueInfo, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../onnx/index.ts';
 
 /**
  * Static int8 quantization of an emseg model in ONNX's QDQ form (QuantizeLinear / DequantizeLinear
@@ -171,17 +171,6 @@ export function observerModel(plan: Int8Plan): ModelProto {
   return model;
 }
 
-/** Replace every use of tensor `from` by `to`, in the graph and in the subgraphs that read it from outer scope, except in `skip`. */
-function renameUses(nodes: readonly NodeProto[], from: string, to: string): void {
-  for (const n of nodes) {
-    n.input = (n.input ?? []).map((x) => (x === from ? to : x));
-    for (const a of n.attribute ?? []) {
-      if (a.g) renameUses(a.g.node ?? [], from, to);
-      for (const sub of a.graphs ?? []) renameUses(sub.node ?? [], from, to);
-    }
-  }
-}
-
 /** int8 per-output-channel symmetric weights of an OIHW float32 tensor. */
 function quantizeWeights(w: TensorProto): { q: Int8Array; scales: Float32Array; dims: number[] } {
   const { dims, values } = readTensor(w);
@@ -214,18 +203,22 @@ function rewriteScope(scope: Int8Scope, nodes: NodeProto[], original: readonly N
   const tag = scope.loop === null ? '' : `.loop${scope.loop}`;
   const qdqNodes: NodeProto[] = [];
   const actParams = new Map<string, { scale: number; zeroPoint: number }>();
+  const readDequantized = new Map<string, string>();
   for (const name of scope.observe) {
     const r = ranges.get(observedName(scope, name));
     if (!r || !Number.isFinite(r.lo) || !Number.isFinite(r.hi)) throw new EmsegError('EMSEG_INVALID_ARGUMENT', `${source}: calibration gave no range for ${name} (no calibration image reached it)`, { file: source });
     const p = uint8Params(r);
     actParams.set(name, p);
     newInits.push(makeTensor(`${name}.q_scale`, 'float32', [], [p.scale]), makeTensor(`${name}.q_zero`, 'uint8', [], [p.zeroPoint]));
-    renameUses(nodes, name, `${name}.dq`);
+    readDequantized.set(name, `${name}.dq`);
     qdqNodes.push(
       makeNode('QuantizeLinear', [name, `${name}.q_scale`, `${name}.q_zero`], [`${name}.q`], { name: `${name}.quantize` }),
       makeNode('DequantizeLinear', [`${name}.q`, `${name}.q_scale`, `${name}.q_zero`], [`${name}.dq`], { name: `${name}.dequantize` }),
     );
   }
+  // Every reader of an observed tensor (subgraphs too: Loop bodies read FPN levels by name) reads its
+  // dequantized copy; the Q/DQ nodes are not in `nodes` yet, so they keep reading the original.
+  renameInputs(nodes, readDequantized);
   const weightDq = new Map<string, { name: string; scales: Float32Array }>();
   for (const i of scope.convs) {
     const [x, wName, bName] = original[i].input!;
@@ -301,16 +294,9 @@ export function applyInt8(plan: Int8Plan, ranges: ReadonlyMap<string, Activation
   }
   // Float weights and biases that now live on only as quantized copies go.
   const stillUsed = new Set<string>();
-  const collect = (ns: readonly NodeProto[]) => {
-    for (const n of ns) {
-      for (const x of n.input ?? []) stillUsed.add(x);
-      for (const a of n.attribute ?? []) {
-        if (a.g) collect(a.g.node ?? []);
-        for (const sub of a.graphs ?? []) collect(sub.node ?? []);
-      }
-    }
-  };
-  collect(g.node!);
+  forEachNode(g.node!, (n) => {
+    for (const x of n.input ?? []) stillUsed.add(x);
+  });
   const kept = [...(g.initializer ?? []).filter((t) => stillUsed.has(t.name ?? '')), ...newInits];
   const half = storeWeightsAsFloat16(kept, g.node!, (name) => plan.float16.has(name));
   g.node = half.nodes;

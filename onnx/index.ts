@@ -21,3 +21,4 @@ export {
 } from './proto.ts';
 export { makeScalar, makeTensor, readTensor, type TensorValues } from './tensor.ts';
 export { tensorValueInfo, type Dim } from './value-info.ts';
+export { forEachNode, renameInputs } from './walk.ts';

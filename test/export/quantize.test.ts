@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ActivationRanges, uint8Params } from '../../core/quantization/activation-ranges.ts';
 import { boxIoUXYXY } from '../../core/geometry/box-iou.ts';
+import { calibrateOn } from '../../cli/calibrate-on.ts';
 import { exportCommand } from '../../export/command.ts';
 import { QUANTIZATION_KEY, applyInt8, planInt8, plannedConvolutions, quantizeModel } from '../../export/quantize.ts';
-import { decodeModel, encodeModel, readTensor, type ModelProto } from '../../onnx/index.ts';
+import { decodeModel, encodeModel, makeGraph, makeModel, makeNode, readTensor, tensorValueInfo, type ModelProto } from '../../onnx/index.ts';
 import { calibrateActivations } from '../../sdk-node/calibrate.ts';
 import { Detector } from '../../sdk-node/detector.ts';
 import { readImage } from '../../sdk-node/read-image.ts';
@@ -151,6 +152,21 @@ describe('emseg-export --int8 (QDQ)', () => {
     assert.match(errors.join(''), /--int8 needs --calibrate/);
     assert.match(errors.join(''), /--int8 and --fp16 exclude each other/);
     assert.match(errors.join(''), /--calibrate is for --int8/);
+  });
+
+  it('names the file and the problem: a missing calibration image, a model that is no emseg detector', async () => {
+    const errors: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => errors.push(String(chunk)) > 0) as typeof process.stderr.write;
+    const missing = join(work, 'missing.tif');
+    try {
+      assert.equal(await exportCommand([floatFile, '--int8', '--calibrate', missing, '-o', join(work, 'y.onnx')], 'emseg-export', calibrateOn), 1);
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.match(errors.join(''), new RegExp(`error EMSEG_FILE_READ: ${missing}`));
+    const matmul = makeModel({ graph: makeGraph({ name: 'mm', nodes: [makeNode('MatMul', ['a', 'a'], ['b'])], inputs: [tensorValueInfo('a', 'float32', [2, 2])], outputs: [tensorValueInfo('b', 'float32', [2, 2])] }) });
+    assert.throws(() => planInt8(matmul, 'mm.onnx'), (e: Error & { code?: string; file?: string }) => e.code === 'EMSEG_INVALID_ARGUMENT' && e.file === 'mm.onnx' && /no convolution/.test(e.message));
   });
 
   it('passes onnx.checker (full_check)', (t) => {
