@@ -4,14 +4,17 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-/** Median of `reps` calls (single calls vary up to 2x here: heap growth, operator creation). */
+/**
+ * Median of `reps` calls (single calls vary up to 2x here: heap growth, operator creation). The
+ * output is not read back: `dataSync` copies it into fresh JS memory, and on this VM faulting in
+ * fresh pages cost more than the convolution (the stem's 8 MB output: 4 ms of work, 30 ms median).
+ */
 function msPerCall(f: () => tf.Tensor, reps = 9): number {
   for (let i = 0; i < 2; i++) f().dispose();
   const times: number[] = [];
   for (let i = 0; i < reps; i++) {
     const t = performance.now();
-    const r = f();
-    r.dataSync();
+    const r = f(); // wasm and cpu kernels run synchronously: the call is the work
     r.dispose();
     times.push(performance.now() - t);
   }

@@ -1,9 +1,9 @@
 /**
  * `npm run bench:train`: ms per SGD step of a ResNet-18-style backbone (widths 32-64-128-256, BatchNorm
  * in training mode (fused; batch 1),
- * grayscale 512 x 512, batch 1) on the selected tfjs backend with emseg's gradient kernels. The
- * reference numbers on this machine (../shared/NOTES-environment.md): PyTorch 1.13 CPU 110 ms
- * (2 threads) / 143 ms (1 thread); tfjs wasm with a naive filter-gradient kernel 2068 ms.
+ * grayscale 512 x 512, batch 1) on the selected tfjs backend with emseg's gradient kernels. PyTorch's
+ * step of the same network is measured in the same `bench:train` run (bench/torch-backbone-step.py);
+ * tfjs wasm with a naive filter-gradient kernel took 2068 ms (../shared/NOTES-environment.md).
  * Run as a worker too (`--worker`), so the data-parallel measurement uses the same code.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -82,12 +82,17 @@ export async function benchTrainStep(backend: BackendChoice = 'wasm', steps = 5,
     fwd.push(performance.now() - t);
   }
   const times: number[] = [];
+  let faults = 0;
   for (let i = 0; i < steps + 1; i++) {
+    const f = process.resourceUsage().minorPageFault;
     const t = performance.now();
     const l = opt.minimize(loss, true);
     l?.dataSync();
     l?.dispose();
-    if (i > 0) times.push(performance.now() - t); // first step warms up
+    if (i > 0) {
+      times.push(performance.now() - t); // first step warms up
+      faults += process.resourceUsage().minorPageFault - f;
+    }
   }
   times.sort((a, b) => a - b);
   tf.dispose([x, ...params.values()]); // variables are registered by name: free them for the next call
@@ -98,5 +103,8 @@ export async function benchTrainStep(backend: BackendChoice = 'wasm', steps = 5,
     forward_ms: Math.round(Math.min(...fwd)),
     step_ms_median: Math.round(times[Math.floor(times.length / 2)]),
     step_ms_min: Math.round(times[0]),
+    // Pages faulted in per step: on this VM the host pages out memory the process has not touched for
+    // a while (DAMON), and faulting it back in is most of the spread between steps.
+    minor_faults_per_step: Math.round(faults / steps),
   };
 }

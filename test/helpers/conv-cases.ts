@@ -19,6 +19,14 @@ export const cases: Case[] = [
   { x: [1, 12, 10, 64], k: 3, ci: 64, co: 8, stride: 1, pad: 'same' },
   { x: [3, 6, 6, 20], k: 3, ci: 20, co: 5, stride: 1, pad: 1 },
   { x: [2, 9, 12, 40], k: 3, ci: 40, co: 6, stride: 2, pad: 'same' },
+  // Output channels a multiple of 16 (8): onnxruntime's NCHWc convolution where the CPU has it, with
+  // blocked inputs (stride 1 and 2, asymmetric 'same' padding), an unblocked stem-like input (1 and 3
+  // channels, 7x7 / 2), and an input gradient whose dy is unblocked (5 channels).
+  { x: [1, 10, 12, 32], k: 3, ci: 32, co: 16, stride: 1, pad: 'same' },
+  { x: [2, 9, 10, 16], k: 3, ci: 16, co: 32, stride: 2, pad: 'same' },
+  { x: [1, 20, 18, 1], k: 7, ci: 1, co: 16, stride: 2, pad: 3 },
+  { x: [1, 12, 12, 3], k: 5, ci: 3, co: 16, stride: 1, pad: 'valid' },
+  { x: [1, 8, 9, 16], k: 3, ci: 16, co: 5, stride: 1, pad: 1 },
   // A kernel covering the whole input: the fully connected special case (box head fc1).
   { x: [5, 7, 7, 3], k: 7, ci: 3, co: 4, stride: 1, pad: 'valid' },
 ];

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, before } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../training/backend/select-backend.ts';
-import { onnxruntimeConvCounts } from '../../training/backend/onnxruntime-convs.ts';
+import { nchwcBlockSize, onnxruntimeConvCounts } from '../../training/backend/onnxruntime-convs.ts';
 import { assertMatchesReference, referenceGradients } from '../helpers/conv-cases.ts';
 
 /**
@@ -45,6 +45,11 @@ describe('wasm training kernels (convolutions on onnxruntime)', () => {
     const after = onnxruntimeConvCounts();
     assert.ok(after.onnxruntime - before.onnxruntime >= 3 * 12, `onnxruntime ran ${after.onnxruntime - before.onnxruntime} convolutions`);
     assert.equal(after.fallback, before.fallback, 'no case fell back to the wasm kernels');
+    // On x64 MLAS blocks channels by 8 (AVX2) or 16 (AVX-512); the cases whose output channels are a
+    // multiple of 16 then run the blocked kernels forward (4), and the unstrided ones whose input
+    // channels are (3) backward.
+    if (process.arch === 'x64') assert.ok(nchwcBlockSize() >= 8, `NCHWc block ${nchwcBlockSize()}`);
+    if (nchwcBlockSize() > 1) assert.ok(after.nchwc - before.nchwc >= 6, `NCHWc ran ${after.nchwc - before.nchwc} convolutions`);
   });
 
   it('MaxPoolGrad equals the cpu backend, with ties and all-negative windows', () => {
@@ -62,6 +67,20 @@ describe('wasm training kernels (convolutions on onnxruntime)', () => {
       close(poolGrad(c, 200 + i, 0), poolReference[2 * i], `case ${i} ${JSON.stringify(c)}`);
       close(poolGrad(c, 300 + i, 10), poolReference[2 * i + 1], `case ${i} ${JSON.stringify(c)}, negative values`);
     });
+  });
+
+  it('Identity (the clone behind every tensor saved for a gradient) shares data and counts references', () => {
+    const buffers = () => (tf.memory() as tf.MemoryInfo & { numDataBuffers: number }).numDataBuffers;
+    const before = buffers();
+    const x = tf.tensor1d([1, 2, 3, 4]);
+    const y = tf.clone(x);
+    assert.equal(buffers() - before, 1, 'one buffer for both');
+    x.dispose();
+    assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3, 4], 'the clone outlives its source');
+    const z = tf.add(y, 1);
+    assert.deepEqual(Array.from(z.dataSync()), [2, 3, 4, 5]);
+    tf.dispose([y, z]);
+    assert.equal(buffers(), before, 'the buffer is freed with its last reference');
   });
 
   it('provides UnsortedSegmentSum (gradient of gather)', () => {

@@ -6,8 +6,9 @@ import { hostIo } from './host-io.ts';
  * GroupNorm (NHWC) and its gradient as two kernels written in TypeScript: the composition of
  * broadcasting primitives (mean, subtract, square, multiply, add and their gradients) costs about a
  * dozen passes over the activation on wasm and was ~15 % of a detector training step; these take two
- * passes forward and three backward (float64 sums per channel, then per-channel affine maps). On backends without them (tfjs-node) the
- * composition runs (`groupNorm` checks).
+ * passes each way (float64 sums per channel, then a per-channel affine map), the gradient reusing the
+ * forward pass's statistics. On backends without them (tfjs-node) the composition runs (`groupNorm`
+ * checks).
  */
 const FORWARD = 'EmsegGroupNorm';
 const BACKWARD = 'EmsegGroupNormGrad';
@@ -113,18 +114,41 @@ function affinePass(out: Float32Array, a: Float32Array, P: Float64Array, b: Floa
   for (; c < C; c++) for (let i = start + c; i < end; i += C) out[i] = a[i] * p[c] + (b ? b[i] * q[c] : 0) + r[c];
 }
 
+/**
+ * The forward pass's per-(image, group) mean and 1/std, kept for the gradient so that it skips the
+ * pass recomputing them (a third of its reads). They travel as a float32 tensor holding the float64
+ * values' bytes, so the gradient uses exactly the statistics the forward normalised with.
+ */
+function statisticsLength(n: number, G: number): number {
+  return 4 * n * G; // 2 float64 values per group = 4 float32 slots
+}
+
+function storeStatistics(into: Float32Array, values: Float64Array): void {
+  new Uint8Array(into.buffer, into.byteOffset, values.byteLength).set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+}
+
+function loadStatistics(from: Float32Array, count: number): Float64Array {
+  const values = new Float64Array(count);
+  new Uint8Array(values.buffer).set(new Uint8Array(from.buffer, from.byteOffset, values.byteLength));
+  return values;
+}
+
 const forward: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
   const { groups: G, eps } = attrs as unknown as Attrs;
   const [n, h, w, C] = x.shape;
   const io = hostIo(backend as KernelBackend);
-  const result = io.alloc([n, h, w, C]);
+  const result = io.alloc([n, h, w, C], true);
+  const stats = io.alloc([statisticsLength(n, G)], true);
   const X = io.read(x) as Float32Array, ga = io.read(gamma) as Float32Array, be = io.read(beta) as Float32Array;
   const out = io.read(result) as Float32Array;
   const hw = h * w, cg = C / G;
+  const saved = new Float64Array(2 * n * G);
   for (let img = 0; img < n; img++) {
     const { s1, s2 } = channelSums(X, null, img, hw, C);
     const { mean, rstd } = groupStatistics(s1, s2, C, G, hw, eps);
+    saved.set(mean, 2 * img * G);
+    saved.set(rstd, (2 * img + 1) * G);
     // y = (x - mean) * rstd * gamma + beta = x * scale + shift per channel.
     const scale = new Float64Array(C), shift = new Float64Array(C);
     for (let c = 0; c < C; c++) {
@@ -134,22 +158,23 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
     }
     affinePass(out, X, scale, null, null, shift, img, hw, C);
   }
-  return result;
+  storeStatistics(io.read(stats) as Float32Array, saved);
+  return [result, stats];
 };
 
 const backward: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { dy, x, gamma } = inputs as { dy: TensorInfo; x: TensorInfo; gamma: TensorInfo };
-  const { groups: G, eps } = attrs as unknown as Attrs;
+  const { dy, x, gamma, stats } = inputs as { dy: TensorInfo; x: TensorInfo; gamma: TensorInfo; stats: TensorInfo };
+  const { groups: G } = attrs as unknown as Attrs;
   const [n, h, w, C] = x.shape;
   const io = hostIo(backend as KernelBackend);
-  const results = [io.alloc([n, h, w, C]), io.alloc([C]), io.alloc([C])];
+  const results = [io.alloc([n, h, w, C], true), io.alloc([C]), io.alloc([C])];
   const X = io.read(x) as Float32Array, D = io.read(dy) as Float32Array, ga = io.read(gamma) as Float32Array;
+  const saved = loadStatistics(io.read(stats) as Float32Array, 2 * n * G);
   const dx = io.read(results[0]) as Float32Array;
   const hw = h * w, cg = C / G, count = hw * cg;
   const dGamma = new Float64Array(C), dBeta = new Float64Array(C);
   for (let img = 0; img < n; img++) {
-    const { s1: sx, s2: sxx } = channelSums(X, null, img, hw, C);
-    const { mean, rstd } = groupStatistics(sx, sxx, C, G, hw, eps);
+    const mean = saved.subarray(2 * img * G, (2 * img + 1) * G), rstd = saved.subarray((2 * img + 1) * G, (2 * img + 2) * G);
     // Per channel sums of dy and dy * x give dbeta, dgamma (dy . xhat) and, per group, the means of
     // g = dy * gamma and g * xhat; then dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), which is
     // dy * P[c] + x * Q[c] + R[c].
@@ -202,10 +227,11 @@ export function groupNorm(x: tf.Tensor4D, groups: number, gamma: tf.Tensor, beta
   const attrs = { groups, eps } as never;
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xx, ga, be, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    save([xx, ga]);
+    const [y, stats] = tf.engine().runKernel(FORWARD, { x: xx, gamma: ga, beta: be }, attrs) as tf.Tensor[];
+    save([xx, ga, stats]);
     return {
-      value: tf.engine().runKernel(FORWARD, { x: xx, gamma: ga, beta: be }, attrs) as tf.Tensor4D,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(BACKWARD, { dy, x: saved[0], gamma: saved[1] }, attrs) as tf.Tensor[],
+      value: y as tf.Tensor4D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(BACKWARD, { dy, x: saved[0], gamma: saved[1], stats: saved[2] }, attrs) as tf.Tensor[],
     };
   });
   return f(x, gamma, beta) as tf.Tensor4D;

@@ -19,11 +19,14 @@ export function hostIo(backend: KernelBackend) {
   const read = (t: TensorInfo) => (b.typedArrayFromHeap ? b.typedArrayFromHeap(t) : b.readSync!(t.dataId));
   return {
     read,
-    /** A new float32 tensor, zero-filled; `read` it after the last allocation to write it. */
-    alloc(shape: number[]): TensorInfo {
+    /**
+     * A new float32 tensor, zero-filled unless `overwritten` (the kernel writes every element: the
+     * fill is a pass over the output); `read` it after the last allocation to write it.
+     */
+    alloc(shape: number[], overwritten = false): TensorInfo {
       if (b.makeOutput) {
         const out = b.makeOutput(shape, 'float32');
-        b.typedArrayFromHeap!(out).fill(0);
+        if (!overwritten) b.typedArrayFromHeap!(out).fill(0);
         return out;
       }
       return b.makeTensorInfo!(shape, 'float32', new Float32Array(shape.reduce((a, d) => a * d, 1)));

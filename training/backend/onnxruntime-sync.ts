@@ -80,4 +80,12 @@ export class SyncSession {
     for (const [name, t] of Object.entries(feeds)) f[name] = new this.rt.Tensor('float32', t.data, t.dims);
     this.session.run(f, { y: new this.rt.Tensor('float32', out.data, out.dims) }, {});
   }
+
+  /** Run with onnxruntime allocating the output `y` (its shape unknown beforehand). */
+  run(feeds: Record<string, HostTensor>): HostTensor {
+    const f: Record<string, unknown> = {};
+    for (const [name, t] of Object.entries(feeds)) f[name] = new this.rt.Tensor('float32', t.data, t.dims);
+    const { y } = this.session.run(f, { y: null }, {});
+    return { data: y.data, dims: y.dims };
+  }
 }

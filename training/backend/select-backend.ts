@@ -9,6 +9,7 @@ import { poolGradientKernels } from './max-pool-grad.ts';
 import { segmentKernels } from './unsorted-segment-sum.ts';
 import { weightedGatherKernels } from './weighted-gather.ts';
 import { groupNormKernels } from './group-norm.ts';
+import { identityKernels } from './shared-identity.ts';
 import { onnxruntimeConvKernels, setOnnxruntimeConvThreads } from './onnxruntime-convs.ts';
 import { syncRuntimeVersion } from './onnxruntime-sync.ts';
 
@@ -45,7 +46,7 @@ function wantOnnxruntimeConvs(): boolean {
 function registerEmsegKernels(): void {
   if (registered) return;
   registered = true;
-  for (const config of [...convGradientKernels('wasm'), ...poolGradientKernels('wasm'), ...segmentKernels('wasm')]) {
+  for (const config of [...convGradientKernels('wasm'), ...poolGradientKernels('wasm'), ...segmentKernels('wasm'), ...identityKernels('wasm')]) {
     if (tf.getKernel(config.kernelName, 'wasm')) tf.unregisterKernel(config.kernelName, 'wasm');
     tf.registerKernel(config);
   }
