@@ -78,7 +78,10 @@ describe('emseg-export --int8 (QDQ)', () => {
     const floatConvs = convs.filter((n) => !quantized.includes(n)).map((n) => n.input![1]);
     assert.ok(floatConvs.includes('backbone.stem.conv.weight'));
     assert.ok(floatConvs.some((w) => w.includes('objectness')) && floatConvs.some((w) => w.includes('deltas')));
-    assert.ok(floatConvs.includes('roi_heads.fc1.weight') && floatConvs.includes('roi_heads.mask_predictor.weight'));
+    assert.ok(floatConvs.includes('roi_heads.mask_predictor.weight'));
+    // The box head's fully connected layers are float Gemms (the zoo's files have them as the exporter
+    // writes them: scripts/zoo-fc-gemm.ts).
+    assert.deepEqual(body.filter((n) => n.opType === 'Gemm').map((n) => n.input![1]), ['roi_heads.fc1.weight', 'roi_heads.fc2.weight']);
     // One Q/DQ pair per observed tensor; every quantized convolution reads dequantized int8.
     assert.equal(main.filter((n) => n.opType === 'QuantizeLinear').length + body.filter((n) => n.opType === 'QuantizeLinear').length, planInt8(float).observe.length);
     // Quantized weights are int8 with one scale per output channel; no float copy of them is left.
