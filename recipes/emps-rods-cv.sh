@@ -10,7 +10,9 @@
 # Time: ~25 min per fold of 1000 steps alone on 2 cores (0.65-0.75 steps/s).
 # Environment: FOLD_LIST="0 2" runs (and summarises) only those folds; INIT_BACKBONE=model.onnx
 # initialises each fold's backbone from an ONNX file (e.g. the synthetic-rod zoo model:
-# recipes/emps-pretraining-study.sh compares that with training from scratch on the same folds).
+# recipes/emps-pretraining-study.sh compares that with training from scratch on the same folds);
+# unset, the folds train from scratch (not emseg train's em-backbone default); INIT_LAYERS (default
+# backbone) as emseg train --init-layers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/emps-cv}
@@ -28,7 +30,7 @@ for k in $FOLD_LIST; do
   $EMSEG dataset split "$OUT/data/all.json" --out-dir "$F/split" --folds "$FOLDS" --fold "$k" --val 0.134 --seed 0
   $EMSEG train --task rotated-detection --train "$F/split/train.json" --val "$F/split/val.json" \
     --out "$F" --config "$CONFIG" --max-steps "$STEPS" --eval-period 100 --workers "${WORKERS:-2}" --lr 0.01 --seed 0 \
-    ${INIT_BACKBONE:+--init-backbone "$INIT_BACKBONE"}
+    --init-backbone "${INIT_BACKBONE:-none}" --init-layers "${INIT_LAYERS:-backbone}"
   [ -f "$F/test-metrics.json" ] && continue # finished before (the recipe resumes where it stopped)
   REFINE=$(bash recipes/choose-refine.sh "$F/checkpoints/best" "$F/split/val.json" 300)
   $EMSEG predict "$F/checkpoints/best" --data "$F/split/test.json" --max-dets 300 --refine "$REFINE" > "$F/test-metrics.tmp"

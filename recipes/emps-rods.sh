@@ -9,7 +9,8 @@
 # x0.5-2 for the rods' varied lengths); refine (default auto: chosen on the validation images by
 # recipes/choose-refine.sh; or a count 0-5): test-time passes of the last stage.
 # Environment: WORKERS (default 2), INIT_BACKBONE=model.onnx (backbone initialisation, e.g. a model
-# trained on synthetic rods: recipes/emps-pretraining-study.sh).
+# trained on synthetic rods: recipes/emps-pretraining-study.sh; default none: from scratch, as the
+# numbers in docs were measured, not emseg train's em-backbone default), INIT_LAYERS (default backbone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/emps-rods}
@@ -23,7 +24,7 @@ $EMSEG convert labelmap --images "$EMPS/images" --masks "$EMPS/segmaps" --only "
 $EMSEG dataset split "$DATA/all.json" --out-dir "$DATA/split" --val 0.134 --test 0.134 --seed 0
 $EMSEG train --task rotated-detection --train "$DATA/split/train.json" --val "$DATA/split/val.json" \
   --out "$OUT" --config "${3:-recipes/emps-rods.config.json}" --max-steps "$STEPS" --eval-period 100 \
-  --workers "${WORKERS:-2}" --lr 0.01 --seed 0 ${INIT_BACKBONE:+--init-backbone "$INIT_BACKBONE"}
+  --workers "${WORKERS:-2}" --lr 0.01 --seed 0 --init-backbone "${INIT_BACKBONE:-none}" --init-layers "${INIT_LAYERS:-backbone}"
 REFINE=${4:-auto}
 [ "$REFINE" = auto ] && REFINE=$(bash recipes/choose-refine.sh "$OUT/checkpoints/best" "$DATA/split/val.json" 300)
 echo "test-time refinement passes: $REFINE" >&2

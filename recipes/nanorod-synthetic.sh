@@ -26,7 +26,7 @@ $EMSEG synth haadf-nanorods --count 20 --seed 2 --size 512 --out "$DATA/test"
 FINAL=$OUT/base
 $EMSEG train --task rotated-detection --train "$DATA/split/train.json" --val "$DATA/split/val.json" \
   --out "$OUT/base" --config "$CONFIG" --max-steps "$STEPS" --eval-period 250 \
-  --workers 2 --lr 0.01 --seed 0
+  --workers 2 --lr 0.01 --seed 0 --init-backbone none
 if [ "$STAGE2_STEPS" != 0 ]; then
   $EMSEG train --task rotated-detection --train "$DATA/split/train.json" --val "$DATA/split/val.json" \
     --out "$OUT" --config recipes/nanorod-rotated-stage.config.json --max-steps "$STAGE2_STEPS" --eval-period 250 \

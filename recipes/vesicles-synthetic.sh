@@ -21,7 +21,8 @@ $EMSEG dataset split "$DATA/trainval/annotations.json" --out-dir "$DATA/split" -
 $EMSEG synth tem-vesicles --count 20 --seed 2 --size 512 --out "$DATA/test"
 FINAL=$OUT/base
 $EMSEG train --task instance-segmentation --train "$DATA/split/train.json" --val "$DATA/split/val.json" \
-  --out "$OUT/base" --config "$CONFIG" --max-steps "$STEPS" --eval-period 250 --workers 2 --lr 0.01 --seed 0
+  --out "$OUT/base" --config "$CONFIG" --max-steps "$STEPS" --eval-period 250 --workers 2 --lr 0.01 --seed 0 \
+  --init-backbone none
 if [ "$FINETUNE_STEPS" != 0 ]; then
   $EMSEG train --task instance-segmentation --train "$DATA/split/train.json" --val "$DATA/split/val.json" \
     --out "$OUT" --config recipes/vesicles-soft-masks.config.json --max-steps "$FINETUNE_STEPS" --eval-period 100 \

@@ -28,8 +28,8 @@ log line and per validation) and checkpoints/{latest,best}.
                     else convolutions by shape in order (docs/training.md); a fresh run only.
                     Default: the zoo's EM-pretrained backbone (em-backbone) when the zoo has one and no
                     --init-from is given; "none" trains from scratch
-  --init-layers L   what --init-backbone initialises, comma-separated: backbone (default), fpn, rpn
-                    (FPN and RPN by name and shape, from emseg's own exports)
+  --init-layers L   what --init-backbone initialises, comma-separated from backbone, fpn, rpn
+                    (default: all three; FPN and RPN by name and shape, from emseg's own exports)
   --select S        which checkpoint becomes checkpoints/best: auto (default: best validation AP when
                     validation has >= 10 images, else the last step), best, last; the best on
                     validation is always kept as checkpoints/best-val

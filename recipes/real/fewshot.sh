@@ -6,7 +6,8 @@
 #   bash recipes/real/fewshot.sh BENCH OUT [steps] [draws] [init...]
 #     BENCH: emps-particles | drosophila-mito | deepsem-nanowires
 #     init:  "none" (from scratch) and/or ONNX files / zoo names (default: none em-backbone)
-#   INIT_LAYERS=backbone,fpn,rpn also initialises the FPN and RPN from the file (emseg train --init-layers)
+#   INIT_LAYERS=backbone initialises the backbone alone (emseg train --init-layers; its default, used
+#   when unset, is backbone,fpn,rpn: the numbers in docs say which)
 # Leave-one-dataset-out: the backbone compared on a benchmark must never have seen its dataset
 # (em-backbone learned from EMPS: compare it on drosophila-mito; on EMPS use the synthetic-TEM
 # backbone model-zoo/vesicles/vesicles.onnx; neither EMPS nor em-backbone saw DeepSEM).

@@ -23,7 +23,7 @@ mkdir -p "$OUT"
 t0=$(date +%s)
 $EMSEG train --task rotated-detection --train "$DATA/s$SEED/train.json" --val "$DATA/s$SEED/val.json" --out "$OUT" \
   --config recipes/emps-rods-rotated-stage.config.json --max-steps "$STEPS" --eval-period 250 --workers "${WORKERS:-2}" \
-  --lr 0.01 --seed "$SEED" --init-backbone "${INIT_BACKBONE:-em-backbone}"
+  --lr 0.01 --seed "$SEED" --init-backbone "${INIT_BACKBONE:-em-backbone}" --init-layers "${INIT_LAYERS:-backbone}"
 echo "{\"seconds\": $(( $(date +%s) - t0 ))}" > "$OUT/time.json"
 REFINE=$(bash recipes/choose-refine.sh "$OUT/checkpoints/best" "$DATA/s$SEED/val.json" 300)
 $EMSEG predict "$OUT/checkpoints/best" --data "$DATA/test.json" --max-dets 300 --refine "$REFINE" > "$OUT/test-metrics.tmp"

@@ -19,6 +19,6 @@ mkdir -p "$DATA"
 [ -f "$DATA/split/train.json" ] || $EMSEG dataset split "$DATA/train-all.json" --out-dir "$DATA/split" --train-count 26 --val-count 2 --seed 0
 $EMSEG train --task rotated-detection --train "$DATA/split/train.json" --val "$DATA/split/val.json" --out "$OUT" \
   --config recipes/real/nanowire.config.json --max-steps "$STEPS" --eval-period 250 --workers "${WORKERS:-2}" --seed "${SEED:-0}" \
-  --init-backbone "${INIT_BACKBONE:-em-backbone}"
+  --init-backbone "${INIT_BACKBONE:-em-backbone}" --init-layers "${INIT_LAYERS:-backbone}"
 $EMSEG predict "$OUT/checkpoints/best" --data "$DATA/test.json" --max-dets 300 > "$OUT/test-metrics.json"
 cat "$OUT/test-metrics.json"

@@ -13,6 +13,6 @@ EMSEG="node --import tsx cli/emseg.ts"
 bash recipes/real/emps-split.sh "$DATA"
 $EMSEG train --task instance-segmentation --train "$DATA/outer/train.json" --val "$DATA/outer/val.json" \
   --out "$OUT" --config recipes/real/particle.config.json --max-steps "$STEPS" --eval-period 250 \
-  --workers "${WORKERS:-2}" --lr 0.01 --seed "${SEED:-0}" --init-backbone "$INIT"
+  --workers "${WORKERS:-2}" --lr 0.01 --seed "${SEED:-0}" --init-backbone "$INIT" --init-layers "${INIT_LAYERS:-backbone}"
 $EMSEG predict "$OUT/checkpoints/best" --data "$DATA/outer/test.json" --max-dets 300 > "$OUT/test-metrics.json"
 cat "$OUT/test-metrics.json"

@@ -103,7 +103,7 @@ describe('no network', () => {
       $EMSEG info '${out}/model.onnx' || exit 14
     `);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /initialised \d+ of \d+ backbone tensors from .*particle\.onnx/, 'the default backbone came from the zoo on disk');
+    assert.match(r.stderr, /initialised \d+ of \d+ backbone \+ fpn \+ rpn tensors from .*particle\.onnx/, 'the default backbone came from the zoo on disk');
     assert.ok(existsSync(join(out, 'model.onnx')));
     assert.equal(existsSync(log) ? readFileSync(log, 'utf8') : '', '', 'no network attempt');
   });
