@@ -112,10 +112,7 @@ export function nchwcBlockSize(): number {
   if (blockSize !== undefined) return blockSize;
   blockSize = 0;
   try {
-    const b = new OpBuilder('');
-    b.opTo('y', 'Identity', [b.opN('ReorderInput', ['x'], { domain: NCHWC, attributes: [attr.int('channels_last', 1)] })[0]]);
-    const graph = makeGraph({ name: 'nchwc-probe', nodes: b.nodes, inputs: [tensorValueInfo('x', 'float32', [1, 1, 1, 4])], outputs: [tensorValueInfo('y', 'float32')] });
-    const probe = new SyncSession(encodeModel(makeModel({ graph, opsetImports: [{ domain: '', version: 17 }, { domain: NCHWC, version: 1 }] })), 1);
+    const probe = graphSession('nchwc-probe', (b) => b.opN('ReorderInput', ['x'], { domain: NCHWC, attributes: [attr.int('channels_last', 1)] })[0], ['x'], true, 1);
     const block = probe.run({ x: { data: new Float32Array(4), dims: [1, 1, 1, 4] } }).dims[1];
     if (Number.isInteger(block) && block > 1 && (block & (block - 1)) === 0) blockSize = block;
   } catch {
@@ -157,6 +154,12 @@ function blockedFilter(b: OpBuilder, hwio: string, kh: number, kw: number, cin: 
   const perm = blocked ? [4, 2, 0, 1, 3, 5] : [3, 2, 0, 1, 4];
   const reordered = b.op('Transpose', [b.op('Reshape', [hwio, b.constant('int64', [split.length], split)])], [attr.ints('perm', perm)]);
   return b.op('Reshape', [reordered, b.constant('int64', [4], [cout, cin, kh, kw])]);
+}
+
+/** `value` with the two spatial `axes` reversed: a filter turned by 180 degrees. */
+function reversed(b: OpBuilder, value: string, axes: [number, number]): string {
+  const int64 = (v: number[]) => b.constant('int64', [2], v);
+  return b.op('Slice', [value, int64([-1, -1]), int64([-(2 ** 62), -(2 ** 62)]), int64(axes), int64([-1, -1])]);
 }
 
 function geometryKey(kind: Kind, i: Conv2DInfo, mode: string): string {
@@ -208,9 +211,7 @@ function plan(kind: Kind, i: Conv2DInfo): Plan | null {
       nchwc: true,
       outDims: [n, ih, iw, c],
       build: (b) => {
-        const big = b.constant('int64', [2], [-(2 ** 62), -(2 ** 62)]);
-        const reversed = b.op('Slice', ['w', b.constant('int64', [2], [-1, -1]), big, b.constant('int64', [2], [0, 1]), b.constant('int64', [2], [-1, -1])]);
-        const turned = b.op('Transpose', [reversed], [attr.ints('perm', [0, 1, 3, 2])]);
+        const turned = b.op('Transpose', [reversed(b, 'w', [0, 1])], [attr.ints('perm', [0, 1, 3, 2])]);
         const pads = [kh - 1 - p.top, kw - 1 - p.left, kh - 1 - p.bottom, kw - 1 - p.right];
         return nchwcConv(b, 'dy', blockedFilter(b, turned, kh, kw, o, c), o, c, [attr.ints('kernel_shape', [kh, kw]), attr.ints('pads', pads)]);
       },
@@ -227,8 +228,7 @@ function plan(kind: Kind, i: Conv2DInfo): Plan | null {
       build: (b) => {
         const dy = b.op('Transpose', ['dy'], [attr.ints('perm', NHWC_TO_NCHW)]);
         const w = b.op('Transpose', ['w'], [attr.ints('perm', HWIO_TO_IOHW)]); // [C, O, kh, kw]: dy's channels are the inputs now
-        const big = b.constant('int64', [2], [-(2 ** 62), -(2 ** 62)]);
-        const turned = b.op('Slice', [w, b.constant('int64', [2], [-1, -1]), big, b.constant('int64', [2], [2, 3]), b.constant('int64', [2], [-1, -1])]);
+        const turned = reversed(b, w, [2, 3]);
         const pads = [kh - 1 - p.top, kw - 1 - p.left, kh - 1 - p.bottom, kw - 1 - p.right];
         const dx = b.op('Conv', [dy, turned], [attr.ints('kernel_shape', [kh, kw]), attr.ints('pads', pads)]);
         return b.op('Transpose', [dx], [attr.ints('perm', NCHW_TO_NHWC)]);
@@ -304,19 +304,24 @@ function plan(kind: Kind, i: Conv2DInfo): Plan | null {
 function session(p: Plan, inputs: readonly string[]): SyncSession {
   let s = sessions.get(p.key);
   if (!s) {
-    const b = new OpBuilder('');
-    b.opTo('y', 'Identity', [p.build(b)]);
-    const graph = makeGraph({
-      name: p.key,
-      nodes: b.nodes,
-      inputs: inputs.map((name) => tensorValueInfo(name, 'float32', [null, null, null, null])),
-      outputs: [tensorValueInfo('y', 'float32')],
-    });
-    const opsetImports = [{ domain: '', version: 17 }, ...(p.nchwc ? [{ domain: NCHWC, version: 1 }] : [])];
-    s = new SyncSession(encodeModel(makeModel({ graph, opsetImports })), threads);
+    s = graphSession(p.key, p.build, inputs, p.nchwc ?? false, threads);
     sessions.set(p.key, s);
   }
   return s;
+}
+
+/** A session of the graph `build` writes: 4-d float32 `inputs`, its result the output `y`. */
+function graphSession(name: string, build: (b: OpBuilder) => string, inputs: readonly string[], nchwc: boolean, sessionThreads: number): SyncSession {
+  const b = new OpBuilder('');
+  b.opTo('y', 'Identity', [build(b)]);
+  const graph = makeGraph({
+    name,
+    nodes: b.nodes,
+    inputs: inputs.map((input) => tensorValueInfo(input, 'float32', [null, null, null, null])),
+    outputs: [tensorValueInfo('y', 'float32')],
+  });
+  const opsetImports = [{ domain: '', version: 17 }, ...(nchwc ? [{ domain: NCHWC, version: 1 }] : [])];
+  return new SyncSession(encodeModel(makeModel({ graph, opsetImports })), sessionThreads);
 }
 
 function info(xShape: number[], filterShape: number[], attrs: NamedAttrMap): Conv2DInfo | null {
