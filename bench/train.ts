@@ -3,12 +3,10 @@
 // convolution timings, the rotated detector's step, and the ResNet-18-style benchmark backbone on one
 // core and data-parallel on both (one replica per worker thread, gradients averaged every step), the
 // backbone beside PyTorch's step of the same network where Debian's python3-torch is installed.
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { selectBackend, threadsPerWorker } from '../training/backend/select-backend.ts';
 import { DataParallel } from '../training/parallel/data-parallel.ts';
 import { benchConvLayers } from './conv-layers.bench.ts';
+import { pythonReferenceMissing, runPythonReference } from './python-reference.ts';
 import { benchDetectorStep } from './detector-step.bench.ts';
 import { benchTrainStep } from './train-step.bench.ts';
 
@@ -16,20 +14,18 @@ await selectBackend('wasm');
 for (const row of benchConvLayers()) console.log(JSON.stringify(row));
 console.log(JSON.stringify(benchDetectorStep()));
 // One image per step: on one core, then on all of them (convolutions threaded by onnxruntime).
-const PYTHON = '/usr/bin/python3';
+const torchMissing = pythonReferenceMissing(['torch'], 'python3-torch libopenblas0-pthread');
 for (const threads of [1, threadsPerWorker(1)]) {
   const emseg = await benchTrainStep('wasm', 21, threads);
   console.log(JSON.stringify(emseg));
   // PyTorch on the same backbone in the same run (the step times move with this VM's memory state,
   // so a reference measured in another session is no yardstick): a reference, never a dependency.
-  let torch: { step_ms_median: number } | null = null;
-  try {
-    if (existsSync(PYTHON)) torch = JSON.parse(execFileSync(PYTHON, [join(import.meta.dirname, 'torch-backbone-step.py'), '--threads', String(threads)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim());
-  } catch {
-    torch = null;
+  if (torchMissing) {
+    console.log(JSON.stringify({ bench: 'the same backbone step in PyTorch', skipped: torchMissing }));
+  } else {
+    const torch = runPythonReference<{ step_ms_median: number }>('torch-backbone-step.py', ['--threads', String(threads)]);
+    console.log(JSON.stringify({ bench: 'the same backbone step in PyTorch (Debian python3-torch)', ...torch, emseg_over_pytorch: +((emseg.step_ms_median as number) / torch.step_ms_median).toFixed(2) }));
   }
-  if (torch) console.log(JSON.stringify({ bench: 'the same backbone step in PyTorch (Debian python3-torch)', ...torch, emseg_over_pytorch: +((emseg.step_ms_median as number) / torch.step_ms_median).toFixed(2) }));
-  else console.log(JSON.stringify({ bench: 'the same backbone step in PyTorch', skipped: 'python3-torch not installed (apt-get install python3-torch libopenblas0-pthread)' }));
 }
 for (const workers of [1, 2]) {
   // As `emseg train`: the cores divided among the workers for onnxruntime's convolutions.

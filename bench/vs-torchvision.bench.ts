@@ -25,6 +25,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pythonReferenceMissing, runPythonReference } from './python-reference.ts';
 import * as ort from 'onnxruntime-node';
 import type * as tf from '@tensorflow/tfjs';
 import { saveCheckpoint } from '../model/checkpoint.ts';
@@ -40,7 +41,6 @@ import { detectorMacs } from './detector-macs.ts';
 const SIZE = 1024;
 const RUNS = 5;
 const THREADS = 2;
-const PYTHON = '/usr/bin/python3';
 
 /** torchvision's maskrcnn / fasterrcnn defaults at a ResNet-18 FPN, as emseg settings. */
 function r18Settings<T extends MaskRcnnConfig | RotatedRcnnConfig>(c: T): T {
@@ -171,18 +171,11 @@ async function imageScaleConvMs(model: string, image: Float32Array, dir: string)
 }
 
 function torchvisionAvailable(): string | null {
-  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch, torchvision'], { stdio: 'pipe' });
-    return null;
-  } catch {
-    return 'python3-torch / python3-torchvision not installed (apt-get install python3-torch python3-torchvision libopenblas0-pthread)';
-  }
+  return pythonReferenceMissing(['torch', 'torchvision'], 'python3-torch python3-torchvision libopenblas0-pthread');
 }
 
 function torchvisionRun(task: 'maskrcnn' | 'fasterrcnn', image: string): { medianSeconds: number; detections: number; matmulGflops: number } {
-  const out = execFileSync(PYTHON, [join(import.meta.dirname, 'torchvision-reference.py'), '--task', task, '--image', image, '--size', String(SIZE), '--runs', String(RUNS), '--threads', String(THREADS)], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  return JSON.parse(out.trim().split('\n').pop() as string) as { medianSeconds: number; detections: number; matmulGflops: number };
+  return runPythonReference('torchvision-reference.py', ['--task', task, '--image', image, '--size', String(SIZE), '--runs', String(RUNS), '--threads', String(THREADS)]);
 }
 
 const STEP_SIZE = 512;
@@ -267,8 +260,7 @@ export async function benchVsTorchvision(outDir: string): Promise<Record<string,
   const stepMs = Number(child.trim().split('\n').pop());
   row['trainStep512.emseg.ms'] = Math.round(stepMs);
   if (!missing) {
-    const out = execFileSync(PYTHON, [join(import.meta.dirname, 'torchvision-reference.py'), '--task', 'maskrcnn', '--mode', 'train-step', '--size', String(STEP_SIZE), '--runs', '3', '--threads', String(THREADS)], { encoding: 'utf8', maxBuffer: 1 << 24 });
-    const t = JSON.parse(out.trim().split('\n').pop() as string) as { medianSeconds: number };
+    const t = runPythonReference<{ medianSeconds: number }>('torchvision-reference.py', ['--task', 'maskrcnn', '--mode', 'train-step', '--size', String(STEP_SIZE), '--runs', '3', '--threads', String(THREADS)]);
     row['trainStep512.torchvision.ms'] = Math.round(t.medianSeconds * 1000);
     row['trainStep512.emsegOverTorchvision'] = +(stepMs / (t.medianSeconds * 1000)).toFixed(2);
   }
