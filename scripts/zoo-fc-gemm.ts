@@ -44,7 +44,6 @@ const chosen = new Set<NodeProto>();
 forEachNode(g.node ?? [], (n) => {
   if (isFullyConnectedConv(n) && readers.get(n.input![1])!.every(isFullyConnectedConv)) chosen.add(n);
 });
-let rewritten = 0;
 const reshaped = new Set<string>();
 function rewrite(nodes: NodeProto[]): NodeProto[] {
   const out: NodeProto[] = [];
@@ -69,10 +68,9 @@ function rewrite(nodes: NodeProto[]): NodeProto[] {
       // [R, O] -> [R, O, 1, 1]: what the Conv gave, so the nodes after it are unchanged.
       makeNode('Unsqueeze', [`${id}_y`, `${id}_axes`], [n.output![0]], { name: `${id}_unsqueeze` }),
     );
-    rewritten++;
   }
   return out;
 }
 g.node = rewrite(g.node ?? []);
 writeFileSync(output, encodeModel(model));
-console.log(JSON.stringify({ file: output, rewritten, weights: [...reshaped] }));
+console.log(JSON.stringify({ file: output, rewritten: chosen.size, weights: [...reshaped] }));
